@@ -1,0 +1,53 @@
+# Bulletin's commands. Every target creates .venv and installs the pinned requirements first.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+
+.PHONY: help install test lint format run migrate sync clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Bulletin needs Python 3.11 or newer; found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the pinned dependencies
+
+test: $(STAMP) ## run the whole test suite (SQLite, and PostgreSQL when a server answers)
+	@if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h $(PG_HOST) -p $(PG_PORT); then \
+		echo "PostgreSQL answers at $(PG_HOST):$(PG_PORT): the suite runs on SQLite and PostgreSQL."; \
+	else \
+		echo "No PostgreSQL answers at $(PG_HOST):$(PG_PORT): the suite checks again and says what it skipped."; \
+	fi
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff (lint and format check) and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP) ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+run: $(STAMP) ## run the bot (DISCORD_TOKEN from .env)
+	$(BIN)/python -m bot run
+
+migrate: $(STAMP) ## upgrade the database at DATABASE_URL to the newest schema
+	$(BIN)/python -m bot migrate
+
+sync: $(STAMP) ## show how the commands differ from Discord's and upload them
+	$(BIN)/python -m bot sync
+
+clean: ## remove .venv and caches (not data/)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,204 @@
+"""The command line: ``python -m bot [run|migrate|sync]``.
+
+``run`` (the default) migrates the database, starts the bot and stops cleanly on SIGTERM or
+SIGINT with exit status 0. ``migrate`` only upgrades the schema. ``sync`` shows how the local
+commands differ from Discord's and uploads them. Only ``run`` and ``sync`` need
+``DISCORD_TOKEN``. A bad configuration value stops with one line naming it and status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+import discord
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import __version__
+from bot.client import Bulletin, configure_endpoints
+from bot.config import ConfigError, Settings, load_settings
+from bot.db import Database
+from bot.db.command_syncs import GLOBAL_SCOPE, record_sync
+from bot.db.migrate import current_revision, upgrade
+from bot.log import setup_logging
+from bot.sync import diff_commands, fingerprint, local_payload
+
+log = logging.getLogger("bot")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _snowflake(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Discord id")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Bulletin, a Discord bot for member profiles and posts. "
+        "Configuration comes from the environment and .env (see .env.example).",
+    )
+    parser.add_argument("--version", action="version", version=f"Bulletin {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser(
+        "run",
+        help="migrate the database and run the bot (the default)",
+        description=(
+            "Upgrade the database, log in, sync commands if they changed since the last "
+            "sync, and serve until SIGTERM or SIGINT."
+        ),
+    )
+    commands.add_parser(
+        "migrate",
+        help="upgrade the database schema to the newest revision",
+        description="Upgrade the database at DATABASE_URL to the newest schema. Safe to run "
+        "from several processes at once on PostgreSQL.",
+    )
+    sync = commands.add_parser(
+        "sync",
+        help="show what differs from Discord's commands, then upload them",
+        description="Compare the bot's slash commands with what Discord holds, print the "
+        "commands added, removed and changed, then upload. Without options: the global "
+        "commands (visible everywhere within about an hour).",
+    )
+    scope = sync.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--guild",
+        type=_snowflake,
+        metavar="ID",
+        help="copy the global commands to this guild and sync there (they show at once)",
+    )
+    scope.add_argument(
+        "--clear-guild",
+        type=_snowflake,
+        metavar="ID",
+        help="remove this guild's guild-scoped copies (the fix for commands shown twice)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        settings = load_settings(require_token=command in ("run", "sync"))
+    except ConfigError as error:
+        sys.stderr.write(f"bulletin: configuration error: {error}\n")
+        return EXIT_CONFIG
+    setup_logging(settings.log_level_number, secrets=[settings.token])
+    if command == "migrate":
+        work = migrate(settings)
+    elif command == "sync":
+        work = sync(settings, guild_id=args.guild, clear_guild_id=args.clear_guild)
+    else:
+        work = run(settings)
+    return _execute(work, settings)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _execute(work: Coroutine[Any, Any, int], settings: Settings) -> int:
+    """Run a command to completion, turning the failures an operator can fix into one line."""
+    try:
+        return asyncio.run(work)
+    except discord.LoginFailure:
+        log.error("Discord rejected DISCORD_TOKEN (401 Unauthorized): check the token in .env")
+        return EXIT_CONFIG
+    except (SQLAlchemyError, OSError) as error:
+        log.error(
+            "Database error at %s: %s",
+            Database.describe_url(settings.database_url),
+            _first_line(error),
+        )
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+async def migrate(settings: Settings) -> int:
+    async with Database(settings.database_url, echo=settings.sql_echo) as db:
+        applied = await upgrade(db)
+        now = await current_revision(db)
+    where = Database.describe_url(settings.database_url)
+    if applied:
+        _say(f"Applied {', '.join(applied)}: {where} is at revision {now}.")
+    else:
+        _say(f"Nothing to apply: {where} is already at revision {now}.")
+    return EXIT_OK
+
+
+async def run(settings: Settings) -> int:
+    assert settings.token is not None
+    configure_endpoints(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    bot = Bulletin(settings)
+    async with bot:
+        # Migrate before touching Discord: a database problem should stop us before login.
+        await upgrade(bot.db)
+        runner = asyncio.create_task(bot.start(settings.token), name="bulletin-bot")
+        stopper = asyncio.create_task(stop.wait(), name="bulletin-stop-signal")
+        await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper.done():
+            log.info("Stopping on a signal")
+        stopper.cancel()
+        await bot.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+    log.info("Stopped")
+    return EXIT_OK
+
+
+async def sync(settings: Settings, *, guild_id: int | None, clear_guild_id: int | None) -> int:
+    assert settings.token is not None
+    configure_endpoints(settings)
+    bot = Bulletin(settings, sync_on_start=False)
+    async with bot:
+        await upgrade(bot.db)
+        await bot.login(settings.token)
+        app_id = bot.application_id
+        assert app_id is not None
+        if clear_guild_id is not None:
+            guild = discord.Object(id=clear_guild_id)
+            bot.tree.clear_commands(guild=guild)
+            scope, label = clear_guild_id, f"Guild {clear_guild_id} (clearing its copies)"
+        elif guild_id is not None:
+            guild = discord.Object(id=guild_id)
+            bot.tree.copy_global_to(guild=guild)
+            scope, label = guild_id, f"Guild {guild_id}"
+        else:
+            guild, scope, label = None, GLOBAL_SCOPE, "Global commands"
+        local = local_payload(bot.tree, guild)
+        if guild is None:
+            remote = await bot.http.get_global_commands(app_id)
+        else:
+            remote = await bot.http.get_guild_commands(app_id, guild.id)
+        diff = diff_commands(local, list(remote))
+        _say(diff.describe(label))
+        if diff.is_empty:
+            _say("Nothing to upload.")
+        else:
+            synced = await bot.tree.sync(guild=guild)
+            _say(f"Uploaded {len(synced)} command(s).")
+        await record_sync(bot.db, app_id, scope, fingerprint(local))
+    return EXIT_OK

@@ -1,0 +1,131 @@
+"""The bot itself: a ``commands.AutoShardedBot`` that owns its database and its command sync.
+
+One process may run several shards (``SHARD_COUNT``/``SHARD_IDS``), so scaling out later needs
+no change here. The bot asks for no privileged intent, never lets a message ping anyone
+(``AllowedMentions.none()``), and registers commands for guilds only.
+"""
+
+from __future__ import annotations
+
+import logging
+import pkgutil
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+import cogs
+from bot.config import Settings
+from bot.db import Database
+from bot.db.command_syncs import GLOBAL_SCOPE, get_synced_fingerprint, record_sync
+from bot.db.types import utcnow
+from bot.reporting import ReportingTree
+from bot.sync import fingerprint, local_payload
+
+log = logging.getLogger(__name__)
+
+
+def configure_endpoints(settings: Settings) -> None:
+    """Send discord.py's HTTP and gateway traffic where the settings say (a proxy, the emulator).
+
+    Both are process-wide class attributes of discord.py.
+    """
+    if settings.api_base_url is not None:
+        discord.http.Route.BASE = settings.api_base_url
+    if settings.gateway_url is not None:
+        # discord.py calls .with_query() on it: it must be a yarl.URL, not a string.
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+def extension_names() -> list[str]:
+    """Every extension module in the ``cogs`` package, in a stable order."""
+    return sorted(f"{cogs.__name__}.{m.name}" for m in pkgutil.iter_modules(cogs.__path__))
+
+
+class Bulletin(commands.AutoShardedBot):
+    """The Bulletin bot: cogs on top, ``self.db`` underneath."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        db: Database | None = None,
+        sync_on_start: bool = True,
+        **options: Any,
+    ) -> None:
+        if settings.shard_ids is not None:
+            options.setdefault("shard_ids", list(settings.shard_ids))
+        intents = discord.Intents.none()
+        intents.guilds = True  # guild and channel cache; not privileged
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            shard_count=settings.shard_count,
+            tree_cls=ReportingTree,
+            allowed_contexts=app_commands.AppCommandContext(guild=True),
+            allowed_installs=app_commands.AppInstallationType(guild=True),
+            **options,
+        )
+        self.settings = settings
+        self.db = db if db is not None else Database(settings.database_url, echo=settings.sql_echo)
+        self.sync_on_start = sync_on_start
+        self.started_at = utcnow()
+
+    async def setup_hook(self) -> None:
+        for name in extension_names():
+            await self.load_extension(name)
+        log.info("Loaded extensions: %s", ", ".join(extension_names()) or "none")
+        if self.sync_on_start:
+            await self.sync_commands_if_changed()
+
+    def sync_scope(self) -> discord.Object | None:
+        """The guild commands go to at start-up (``DEV_GUILD_ID``), or None for global."""
+        if self.settings.dev_guild_id is None:
+            return None
+        return discord.Object(id=self.settings.dev_guild_id)
+
+    async def sync_commands_if_changed(self) -> bool:
+        """Upload the command tree only if it differs from what was last uploaded.
+
+        With ``DEV_GUILD_ID`` the global commands are copied to that guild and synced there
+        (where changes show at once); otherwise they are synced globally. Returns whether an
+        upload happened. A failed upload is logged and the bot keeps running.
+        """
+        assert self.application_id is not None, "setup_hook runs after login"
+        guild = self.sync_scope()
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        scope = guild.id if guild is not None else GLOBAL_SCOPE
+        where = f"guild {scope}" if guild is not None else "global"
+        wanted = fingerprint(local_payload(self.tree, guild))
+        if await get_synced_fingerprint(self.db, self.application_id, scope) == wanted:
+            log.info("Commands unchanged since the last sync (%s); not syncing", where)
+            return False
+        try:
+            synced = await self.tree.sync(guild=guild)
+        except discord.HTTPException:
+            log.exception("Syncing commands (%s) failed; the previous commands stay", where)
+            return False
+        await record_sync(self.db, self.application_id, scope, wanted)
+        log.info("Synced %d command(s) (%s)", len(synced), where)
+        return True
+
+    async def on_ready(self) -> None:
+        assert self.user is not None
+        log.info(
+            "Ready as %s (id %s) in %d guild(s), shards %s",
+            self.user,
+            self.user.id,
+            len(self.guilds),
+            sorted(self.shards),
+        )
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            await self.db.dispose()

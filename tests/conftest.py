@@ -1,0 +1,216 @@
+"""Shared fixtures: every data-layer test runs on SQLite and on PostgreSQL.
+
+The ``backend`` parameter makes each test that asks for a database run twice. PostgreSQL is
+used when a server answers at ``127.0.0.1:5432`` (trust auth, user ``postgres``): the session
+creates its own database and drops it at the end. ``TEST_DATABASE_URL`` names another
+PostgreSQL database to use instead (it is emptied, not dropped). Without a server the
+PostgreSQL half is skipped and the run says so; under ``CI=true`` that is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+
+from bot.db import Database
+from bot.db.migrate import upgrade
+
+DEFAULT_PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+BACKENDS = ("sqlite", "postgresql")
+_NOT_COUNTED = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|PRAGMA|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _pg_answers(url: str) -> str | None:
+    """None when the server answers, else why not."""
+    try:
+        connection = await asyncpg.connect(_asyncpg_dsn(url), timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        return f"{type(error).__name__}: {error}"
+    await connection.close()
+    return None
+
+
+@dataclass
+class PostgresServer:
+    """Where the PostgreSQL half of the suite runs, or why it does not."""
+
+    url: str | None = None
+    skipped_because: str | None = None
+    created: list[str] = field(default_factory=list)
+
+
+_POSTGRES = PostgresServer()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    override = os.environ.get("TEST_DATABASE_URL")
+    if override:
+        url = make_url(override).set(drivername="postgresql+asyncpg")
+        problem = asyncio.run(_pg_answers(url.render_as_string(hide_password=False)))
+        if problem:
+            raise pytest.UsageError(f"TEST_DATABASE_URL does not answer: {problem}")
+        _POSTGRES.url = url.render_as_string(hide_password=False)
+        return
+    problem = asyncio.run(_pg_answers(DEFAULT_PG_SERVER))
+    if problem:
+        _POSTGRES.skipped_because = f"no PostgreSQL server at 127.0.0.1:5432 ({problem})"
+        return
+    name = f"bulletin_test_{os.getpid()}"
+    asyncio.run(_create_database(DEFAULT_PG_SERVER, name))
+    _POSTGRES.created.append(name)
+    _POSTGRES.url = (
+        make_url(DEFAULT_PG_SERVER).set(database=name).render_as_string(hide_password=False)
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for name in _POSTGRES.created:
+        asyncio.run(_drop_database(DEFAULT_PG_SERVER, name))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if _POSTGRES.url:
+        return f"PostgreSQL: on ({Database.describe_url(_POSTGRES.url)})"
+    return f"PostgreSQL: SKIPPED - {_POSTGRES.skipped_because}"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _POSTGRES.url:
+        terminalreporter.write_line(
+            f"The PostgreSQL run was skipped: {_POSTGRES.skipped_because}. Only SQLite was tested.",
+            yellow=True,
+            bold=True,
+        )
+
+
+async def _create_database(server_url: str, name: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(server_url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def _drop_database(server_url: str, name: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(server_url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def empty_postgres(url: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name == "postgresql" and not _POSTGRES.url:
+        message = f"PostgreSQL run skipped: {_POSTGRES.skipped_because}"
+        if _in_ci():
+            pytest.fail(f"{message} (CI=true requires PostgreSQL)")
+        pytest.skip(message)
+    return name
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'bulletin.db'}"
+
+
+@pytest.fixture
+async def empty_database_url(backend: str, sqlite_url: str) -> str:
+    """A URL for a database with no tables at all."""
+    if backend == "sqlite":
+        return sqlite_url
+    assert _POSTGRES.url is not None
+    await empty_postgres(_POSTGRES.url)
+    return _POSTGRES.url
+
+
+@pytest.fixture
+async def db(empty_database_url: str) -> AsyncIterator[Database]:
+    """A migrated, empty database on the current backend."""
+    database = Database(empty_database_url)
+    await upgrade(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@dataclass
+class StatementLog:
+    """The SQL statements an engine sent, without transaction control and PRAGMAs."""
+
+    statements: list[tuple[str, bool]] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def clear(self) -> None:
+        self.statements.clear()
+
+
+@pytest.fixture
+def statements(db: Database) -> Iterator[StatementLog]:
+    """Records every statement ``db`` sends (executemany counts once, as one round trip)."""
+    log = StatementLog()
+
+    def record(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, executemany: bool
+    ) -> None:
+        if not _NOT_COUNTED.match(statement):
+            log.statements.append((statement, executemany))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    yield log
+    event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """The session's PostgreSQL database, for tests that only make sense there."""
+    if not _POSTGRES.url:
+        if _in_ci():
+            pytest.fail(f"PostgreSQL unavailable under CI=true: {_POSTGRES.skipped_because}")
+        pytest.skip(f"PostgreSQL run skipped: {_POSTGRES.skipped_because}")
+    return _POSTGRES.url
+
+
+async def table_names(database: Database) -> set[str]:
+    async with database.engine.connect() as connection:
+        if database.is_sqlite:
+            rows = await connection.execute(
+                text("SELECT name FROM sqlite_master WHERE type='table'")
+            )
+        else:
+            rows = await connection.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+            )
+        return {row[0] for row in rows}

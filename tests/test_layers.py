@@ -1,0 +1,71 @@
+"""Structure: the data layer never imports ``discord``; every module says what it is for."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_LAYER = [ROOT / "bot" / "db", ROOT / "bot" / "errors.py"]
+
+
+def _python_files(*places: Path) -> list[Path]:
+    files: list[Path] = []
+    for place in places:
+        files += [place] if place.is_file() else sorted(place.rglob("*.py"))
+    return files
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_data_layer_source_never_imports_discord() -> None:
+    files = _python_files(*DATA_LAYER)
+    assert len(files) >= 8
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            m for m in _imported_modules(path) if m.split(".")[0] in ("discord", "cogs")
+        )
+        for path in files
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_importing_the_data_layer_loads_no_discord() -> None:
+    """Also catches an indirect import through another module."""
+    code = (
+        "import sys, bot.db, bot.db.users, bot.db.posts, bot.db.command_syncs, bot.db.migrate, "
+        "bot.errors; print(sorted(m for m in sys.modules if m == 'discord' or m.startswith('discord.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_module_has_a_docstring() -> None:
+    missing = [
+        str(path.relative_to(ROOT))
+        for path in _python_files(ROOT / "bot", ROOT / "cogs")
+        if ast.get_docstring(ast.parse(path.read_text())) is None
+    ]
+    assert missing == []
+
+
+def test_cogs_never_build_sql() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in _python_files(ROOT / "cogs")
+        if any(m.split(".")[0] == "sqlalchemy" for m in _imported_modules(path))
+    ]
+    assert offenders == []
