@@ -52,6 +52,7 @@ class Settings:
     shard_count: int = 1
     shard_ids: tuple[int, ...] | None = None
     post_cooldown_seconds: float = 10.0
+    confirm_timeout_seconds: float = 120.0
     api_base_url: str | None = None
     gateway_url: str | None = None
 
@@ -171,6 +172,16 @@ def _seconds(name: str, raw: str | None, default: float) -> float:
     return value
 
 
+def _confirm_timeout(raw: str | None) -> float:
+    value = _seconds("CONFIRM_TIMEOUT_SECONDS", raw, 120.0)
+    # Confirmation buttons must not stay live for long: at most ten minutes.
+    if not 0 < value <= 600:
+        raise ConfigError(
+            "CONFIRM_TIMEOUT_SECONDS", f"must be more than 0 and at most 600, not {raw!r}"
+        )
+    return value
+
+
 def _endpoint(name: str, raw: str | None, schemes: tuple[str, ...]) -> str | None:
     if raw is None:
         return None
@@ -207,6 +218,7 @@ def load_settings(
         post_cooldown_seconds=_seconds(
             "POST_COOLDOWN_SECONDS", _text(source, "POST_COOLDOWN_SECONDS"), 10.0
         ),
+        confirm_timeout_seconds=_confirm_timeout(_text(source, "CONFIRM_TIMEOUT_SECONDS")),
         api_base_url=_endpoint(
             "DISCORD_API_BASE_URL", _text(source, "DISCORD_API_BASE_URL"), ("http", "https")
         ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 import discord
@@ -116,8 +116,8 @@ class OwnedDynamicItem(discord.ui.DynamicItem[ItemT], template=r"(?!)"):
 
 
 def safe_autocomplete(
-    func: Callable[P, Awaitable[list[app_commands.Choice[ChoiceT]]]],
-) -> Callable[P, Awaitable[list[app_commands.Choice[ChoiceT]]]]:
+    func: Callable[P, Coroutine[Any, Any, list[app_commands.Choice[ChoiceT]]]],
+) -> Callable[P, Coroutine[Any, Any, list[app_commands.Choice[ChoiceT]]]]:
     """Wrap an autocomplete callback so that a failure logs an error id and offers no choices.
 
     discord.py would log the exception itself and leave the member's menu spinning.

@@ -1,0 +1,234 @@
+"""Posts: /post publishes in the channel, /myposts pages through one's own posts, /deletepost
+removes one (with autocomplete over one's posts).
+
+The page buttons of /myposts keep their owner and cursor in their ``custom_id``
+(``PageButton``, a DynamicItem), so old pages keep turning after a restart and on any shard.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, cast
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import Bulletin
+from bot.context import guild_id_of
+from bot.db import posts, users
+from bot.embeds import (
+    CHOICE_NAME_LIMIT,
+    FIELD_VALUE_LIMIT,
+    POSTS_PER_PAGE,
+    clip,
+    member_text,
+    post_embed,
+    posts_page_embed,
+    success_embed,
+)
+from bot.errors import InvalidInput
+from bot.reporting import defer, send_reply
+from bot.ui import OwnedDynamicItem, safe_autocomplete
+
+TitleOption = app_commands.Range[str, 1, 256]
+BodyOption = app_commands.Range[str, 1, 4000]
+PostOption = app_commands.Range[str, 1, 100]
+
+NEWER = "n"
+OLDER = "o"
+PAGE_TEMPLATE = re.compile(
+    r"myposts:(?P<owner>\d{1,20}):(?P<direction>[no]):(?P<cursor>\d{1,20}):(?P<page>\d{1,7})"
+)
+
+
+def post_cooldown(interaction: discord.Interaction[Any]) -> app_commands.Cooldown | None:
+    """One /post per member per guild every POST_COOLDOWN_SECONDS (none when it is 0)."""
+    seconds = cast(Bulletin, interaction.client).settings.post_cooldown_seconds
+    return app_commands.Cooldown(1, seconds) if seconds > 0 else None
+
+
+def cooldown_key(interaction: discord.Interaction[Any]) -> tuple[int | None, int]:
+    # The default key is the user alone, which would let one guild's cooldown block another.
+    return (interaction.guild_id, interaction.user.id)
+
+
+def parse_post_id(value: str) -> int:
+    text = value.strip().removeprefix("#")
+    if not text.isdigit() or len(text) > 19:
+        raise InvalidInput(
+            "post", "Pick one of your posts from the list, or type its number (like 42)."
+        )
+    return int(text)
+
+
+class PageButton(OwnedDynamicItem[discord.ui.Button[Any]], template=PAGE_TEMPLATE):
+    """Previous (newer posts) or Next (older posts) on a /myposts page."""
+
+    def __init__(
+        self, owner_id: int, direction: str, cursor: int, page: int, *, disabled: bool = False
+    ) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Previous" if direction == NEWER else "Next",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"myposts:{owner_id}:{direction}:{cursor}:{page}",
+                disabled=disabled,
+            )
+        )
+        self.owner_id = owner_id
+        self.direction = direction
+        self.cursor = cursor
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> PageButton:
+        return cls(
+            int(match["owner"]), match["direction"], int(match["cursor"]), int(match["page"])
+        )
+
+    async def on_press(self, interaction: discord.Interaction[Any]) -> None:
+        guild_id = guild_id_of(interaction)
+        await interaction.response.defer()
+        embed, view = await render_page(
+            cast(Bulletin, interaction.client),
+            guild_id,
+            self.owner_id,
+            direction=self.direction,
+            cursor=self.cursor,
+            page=self.page,
+        )
+        await interaction.edit_original_response(embed=embed, view=view)
+
+
+async def render_page(
+    bot: Bulletin,
+    guild_id: int,
+    owner_id: int,
+    *,
+    direction: str | None = None,
+    cursor: int = 0,
+    page: int = 1,
+) -> tuple[discord.Embed, discord.ui.View | None]:
+    """One page of a member's posts: the newest page, or the page beside ``cursor``."""
+    user, total = await users.get_user_with_post_count(bot.db, guild_id, owner_id)
+    pages = max(1, math.ceil(total / POSTS_PER_PAGE))
+    window = POSTS_PER_PAGE + 1  # one extra tells whether there is more beyond this page
+    if direction == OLDER:
+        found = await posts.get_user_posts(
+            bot.db, guild_id, owner_id, before_id=cursor, limit=window
+        )
+        has_older, has_newer = len(found) > POSTS_PER_PAGE, True
+        shown, page = found[:POSTS_PER_PAGE], page + 1
+        if not has_older:
+            page = pages
+    elif direction == NEWER:
+        found = await posts.get_user_posts(
+            bot.db, guild_id, owner_id, after_id=cursor, limit=window
+        )
+        has_older, has_newer = True, len(found) > POSTS_PER_PAGE
+        shown, page = found[-POSTS_PER_PAGE:], page - 1
+        if not has_newer:
+            page = 1
+    else:
+        found = await posts.get_user_posts(bot.db, guild_id, owner_id, limit=window)
+        has_older, has_newer = len(found) > POSTS_PER_PAGE, False
+        shown, page = found[:POSTS_PER_PAGE], 1
+    if not shown and direction is not None:
+        # Everything on that side was deleted meanwhile: start again from the newest page.
+        return await render_page(bot, guild_id, owner_id)
+    page = min(max(page, 1), pages)
+    embed = posts_page_embed(
+        [p.to_dict() for p in shown], owner_name=user.name, page=page, pages=pages, total=total
+    )
+    if not (has_newer or has_older):
+        return embed, None
+    # Only DynamicItems and no timeout: a view that mixes them with ordinary buttons
+    # unregisters the DynamicItem class for the whole process when it times out.
+    view = discord.ui.View(timeout=None)
+    view.add_item(PageButton(owner_id, NEWER, shown[0].id, page, disabled=not has_newer))
+    view.add_item(PageButton(owner_id, OLDER, shown[-1].id, page, disabled=not has_older))
+    return embed, view
+
+
+class Posts(commands.Cog):
+    """Publishing and managing one's posts."""
+
+    def __init__(self, bot: Bulletin) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(PageButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(PageButton)
+
+    @app_commands.command(name="post", description="Publish a post in this channel")
+    @app_commands.describe(
+        title="The post's title (1–256 characters)",
+        body="The post's text (up to 4000 characters)",
+    )
+    @app_commands.checks.dynamic_cooldown(post_cooldown, key=cooldown_key)
+    async def post(
+        self,
+        interaction: discord.Interaction[Any],
+        title: TitleOption,
+        body: BodyOption | None = None,
+    ) -> None:
+        guild_id = guild_id_of(interaction)
+        await defer(interaction, ephemeral=False)
+        created = await posts.add_post(self.bot.db, guild_id, interaction.user.id, title, body)
+        await send_reply(
+            interaction,
+            embed=post_embed(created.to_dict(), author_name=interaction.user.display_name),
+            ephemeral=False,
+        )
+
+    @app_commands.command(name="myposts", description="Page through your posts, newest first")
+    async def myposts(self, interaction: discord.Interaction[Any]) -> None:
+        guild_id = guild_id_of(interaction)
+        await defer(interaction, ephemeral=True)
+        embed, view = await render_page(self.bot, guild_id, interaction.user.id)
+        await send_reply(interaction, embed=embed, view=view)
+
+    @app_commands.command(name="deletepost", description="Delete one of your posts")
+    @app_commands.describe(post="The post to delete: pick it from the list or type its number")
+    async def deletepost(self, interaction: discord.Interaction[Any], post: PostOption) -> None:
+        guild_id = guild_id_of(interaction)
+        post_id = parse_post_id(post)
+        await defer(interaction, ephemeral=True)
+        deleted = await posts.delete_post(self.bot.db, guild_id, interaction.user.id, post_id)
+        await send_reply(
+            interaction,
+            embed=success_embed(f"Deleted post #{deleted.id}.", title="Post deleted").add_field(
+                name="Title", value=member_text(deleted.title, FIELD_VALUE_LIMIT)
+            ),
+        )
+
+    @deletepost.autocomplete("post")
+    @safe_autocomplete
+    async def deletepost_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        found = await posts.search_user_posts(
+            self.bot.db, interaction.guild_id, interaction.user.id, current
+        )
+        return [
+            app_commands.Choice(
+                name=clip(f"#{post_id} · {title}", CHOICE_NAME_LIMIT), value=str(post_id)
+            )
+            for post_id, title in found
+        ]
+
+
+async def setup(bot: Bulletin) -> None:
+    await bot.add_cog(Posts(bot))

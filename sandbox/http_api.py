@@ -1,0 +1,444 @@
+"""The HTTP API under /api/v10: login, gateway discovery, command sync, channel messages.
+
+Interaction callbacks and webhook routes live in `sandbox.webhooks`; this module
+assembles the aiohttp application, records every request and adds the headers
+discord.py reads (exact JSON Content-Type, rate-limit headers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from sandbox.http_util import ApiError, Body, json_response, read_body, unknown_message
+from sandbox.messages import Message
+from sandbox.permissions import Permission
+from sandbox.records import CommandPut, HttpRecord, Violation
+from sandbox.rules import (
+    FormErrors,
+    check_command,
+    check_command_list,
+    check_message,
+    is_empty_message,
+)
+from sandbox.state import State
+from sandbox.webhooks import Webhooks
+from sandbox.world import Guild
+
+JSON = dict[str, Any]
+API_PREFIX = "/api/v10"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+BODY_KEY = web.RequestKey("sandbox_body", Body)
+
+
+def body_of(request: web.Request) -> Body:
+    """The body the middleware already parsed."""
+    return request[BODY_KEY]
+
+
+class HttpApi:
+    """Request handlers over the shared state."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.webhooks = Webhooks(state, body_of)
+
+    # plumbing
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Parse and record every API request; turn ApiError into Discord's error body."""
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await handler(request)
+        started = time.time()
+        body = Body()
+        response: web.StreamResponse
+        answer: Any = None
+        try:
+            body = await read_body(request)
+            request[BODY_KEY] = body
+            response = await handler(request)
+        except ApiError as error:
+            answer = error.body()
+            response = json_response(answer, error.status)
+            self._note_error(request, error, body)
+        except Exception as exc:
+            # An emulator bug must surface in the test (conftest asserts none), not as a log line.
+            self.state.internal_errors.append(exc)
+            # 400, not 500: discord.py retries a 500 for seconds before giving up.
+            answer = {"message": f"sandbox internal error: {exc!r}", "code": 0}
+            response = json_response(answer, 400)
+        path = request.path.removeprefix(API_PREFIX)
+        if (
+            isinstance(response, web.Response)
+            and answer is None
+            and isinstance(response.body, bytes)
+        ):
+            answer = (
+                json.loads(response.body) if response.content_type == "application/json" else None
+            )
+        record = HttpRecord(
+            method=request.method,
+            path=path,
+            query=dict(request.query),
+            body=body.json,
+            status=response.status,
+            at=started,
+            files=tuple(f.filename for f in body.files),
+            response=answer,
+        )
+        self.state.requests.append(record)
+        if response.status == 404 and request.match_info.route.name == "unknown":
+            self.state.unknown_routes.append(record)
+        self._rate_limit_headers(request, response)
+        return response
+
+    def _note_error(self, request: web.Request, error: ApiError, body: Body) -> None:
+        self.state.violations.append(
+            Violation(
+                method=request.method,
+                path=request.path.removeprefix(API_PREFIX),
+                status=error.status,
+                code=error.code,
+                message=error.message,
+                errors=error.errors,
+                paths=error.paths,
+                body=body.json,
+            )
+        )
+
+    @staticmethod
+    def _rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
+        route = request.match_info.route.resource
+        key = route.canonical if route is not None else request.path
+        bucket = hashlib.md5(f"{request.method} {key}".encode(), usedforsecurity=False).hexdigest()
+        now = time.time()
+        response.headers.update(
+            {
+                "X-RateLimit-Limit": "10000",
+                "X-RateLimit-Remaining": "9999",
+                "X-RateLimit-Reset": f"{now + 1:.3f}",
+                "X-RateLimit-Reset-After": "1.000",
+                "X-RateLimit-Bucket": bucket,
+            }
+        )
+
+    def _require_bot(self, request: web.Request) -> None:
+        if request.headers.get("Authorization") != f"Bot {self.state.world.token}":
+            raise ApiError(401, 0, "401: Unauthorized")
+
+    def _require_app(self, request: web.Request) -> None:
+        self._require_bot(request)
+        if request.match_info.get("app") != str(self.state.world.application_id):
+            raise ApiError(
+                403, 20012, "You are not authorized to perform this action on this application"
+            )
+
+    def _guild(self, request: web.Request) -> Guild:
+        try:
+            return self.state.world.guild(int(request.match_info["guild"]))
+        except (LookupError, ValueError) as exc:
+            raise ApiError(404, 10004, "Unknown Guild") from exc
+
+    def routes(self) -> list[web.RouteDef]:
+        """Every API route; anything else falls to the recorded 404."""
+        p = API_PREFIX
+        cmds = p + "/applications/{app}/commands"
+        guild_cmds = p + "/applications/{app}/guilds/{guild}/commands"
+        hook = p + "/webhooks/{app}/{token}"
+        return [
+            web.get(p + "/users/@me", self.get_me),
+            web.get(p + "/oauth2/applications/@me", self.get_application),
+            web.get(p + "/applications/@me", self.get_application),
+            web.get(p + "/gateway", self.get_gateway),
+            web.get(p + "/gateway/bot", self.get_gateway_bot),
+            web.get(cmds, self.list_commands),
+            web.put(cmds, self.put_commands),
+            web.post(cmds, self.post_command),
+            web.get(cmds + "/{command}", self.get_command),
+            web.patch(cmds + "/{command}", self.patch_command),
+            web.delete(cmds + "/{command}", self.delete_command),
+            web.get(guild_cmds + "/permissions", self.command_permissions),
+            web.get(guild_cmds, self.list_commands),
+            web.put(guild_cmds, self.put_commands),
+            web.post(guild_cmds, self.post_command),
+            web.get(guild_cmds + "/{command}", self.get_command),
+            web.patch(guild_cmds + "/{command}", self.patch_command),
+            web.delete(guild_cmds + "/{command}", self.delete_command),
+            web.post(p + "/interactions/{interaction}/{token}/callback", self.webhooks.callback),
+            web.post(hook, self.webhooks.followup),
+            web.get(hook + "/messages/{message}", self.webhooks.get_message),
+            web.patch(hook + "/messages/{message}", self.webhooks.edit_message),
+            web.delete(hook + "/messages/{message}", self.webhooks.delete_message),
+            web.get(p + "/channels/{channel}", self.get_channel),
+            web.post(p + "/channels/{channel}/messages", self.post_channel_message),
+            web.get(p + "/channels/{channel}/messages/{message}", self.get_channel_message),
+            web.patch(p + "/channels/{channel}/messages/{message}", self.patch_channel_message),
+            web.delete(p + "/channels/{channel}/messages/{message}", self.delete_channel_message),
+            web.get(p + "/guilds/{guild}/members/{user}", self.get_member),
+        ]
+
+    @staticmethod
+    async def unknown(request: web.Request) -> web.Response:
+        """Discord's answer to a route it does not have."""
+        return json_response({"message": "404: Not Found", "code": 0}, 404)
+
+    # identity
+
+    async def get_me(self, request: web.Request) -> web.Response:
+        """The bot user; 401 for a wrong token (discord.py turns that into LoginFailure)."""
+        self._require_bot(request)
+        bot = self.state.world.bot
+        return json_response(
+            bot.payload() | {"verified": True, "mfa_enabled": False, "locale": "en-US"}
+        )
+
+    async def get_application(self, request: web.Request) -> web.Response:
+        """The application; interactions_endpoint_url null so interactions come over the gateway."""
+        self._require_bot(request)
+        world = self.state.world
+        app_id = str(world.application_id)
+        owner = world.guilds[0].member(world.guilds[0].owner_id).user if world.guilds else world.bot
+        return json_response(
+            {
+                "id": app_id,
+                "name": world.application_name,
+                "icon": None,
+                "description": "",
+                "summary": "",
+                "type": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "owner": owner.payload(),
+                "team": None,
+                "bot": world.bot.payload(),
+                "interactions_endpoint_url": None,
+                "redirect_uris": [],
+                "tags": [],
+                "approximate_guild_count": len(world.guilds),
+                "integration_types_config": {"0": {}},
+            }
+        )
+
+    async def get_gateway(self, request: web.Request) -> web.Response:
+        """Where the gateway is."""
+        return json_response({"url": self._gateway_url()})
+
+    async def get_gateway_bot(self, request: web.Request) -> web.Response:
+        """Gateway URL, recommended shard count and session start limits."""
+        self._require_bot(request)
+        return json_response(
+            {
+                "url": self._gateway_url(),
+                "shards": self.state.settings.shard_count,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 14_400_000,
+                    "max_concurrency": 1,
+                },
+            }
+        )
+
+    def _gateway_url(self) -> str:
+        return self.state.base_url.replace("http://", "ws://", 1) + "/"
+
+    # application commands
+
+    def _scope(self, request: web.Request) -> int | None:
+        self._require_app(request)
+        return self._guild(request).id if "guild" in request.match_info else None
+
+    async def list_commands(self, request: web.Request) -> web.Response:
+        """The scope's registered commands."""
+        scope = self._scope(request)
+        return json_response([c.payload() for c in self.state.commands.list(scope)])
+
+    async def put_commands(self, request: web.Request) -> web.Response:
+        """Bulk overwrite, validated like Discord; every PUT is recorded."""
+        scope = self._scope(request)
+        commands = body_of(request).json
+        errors = FormErrors()
+        check_command_list(commands, errors)
+        if errors:
+            raise ApiError.invalid_form(errors)
+        assert isinstance(commands, list)
+        self.state.command_puts.append(
+            CommandPut(
+                guild_id=scope,
+                names=tuple(str(c["name"]) for c in commands),
+                at=time.time(),
+                body=commands,
+            )
+        )
+        stored = self.state.commands.overwrite(scope, commands)
+        return json_response([c.payload() for c in stored])
+
+    async def post_command(self, request: web.Request) -> web.Response:
+        """Create or replace one command (201 when new)."""
+        scope = self._scope(request)
+        data = body_of(request).object()
+        errors = FormErrors()
+        check_command(data, errors, ())
+        if errors:
+            raise ApiError.invalid_form(errors)
+        command, created = self.state.commands.upsert(scope, data)
+        return json_response(command.payload(), 201 if created else 200)
+
+    def _command_id(self, request: web.Request) -> int:
+        try:
+            return int(request.match_info["command"])
+        except ValueError as exc:
+            raise ApiError(404, 10063, "Unknown application command") from exc
+
+    async def get_command(self, request: web.Request) -> web.Response:
+        """One command."""
+        scope = self._scope(request)
+        found = self.state.commands.get(scope, self._command_id(request))
+        if found is None:
+            raise ApiError(404, 10063, "Unknown application command")
+        return json_response(found.payload())
+
+    async def patch_command(self, request: web.Request) -> web.Response:
+        """Partially edit one command."""
+        scope = self._scope(request)
+        command_id = self._command_id(request)
+        found = self.state.commands.get(scope, command_id)
+        if found is None:
+            raise ApiError(404, 10063, "Unknown application command")
+        changes = body_of(request).object()
+        errors = FormErrors()
+        check_command({**found.data, **changes}, errors, ())
+        if errors:
+            raise ApiError.invalid_form(errors)
+        updated = self.state.commands.edit(scope, command_id, changes)
+        assert updated is not None
+        return json_response(updated.payload())
+
+    async def delete_command(self, request: web.Request) -> web.Response:
+        """Delete one command."""
+        scope = self._scope(request)
+        if not self.state.commands.delete(scope, self._command_id(request)):
+            raise ApiError(404, 10063, "Unknown application command")
+        return web.Response(status=204)
+
+    async def command_permissions(self, request: web.Request) -> web.Response:
+        """No per-command permission overrides exist in the emulator."""
+        self._scope(request)
+        return json_response([])
+
+    # channels and messages sent with the bot token
+
+    def _channel(self, request: web.Request) -> tuple[Guild, int]:
+        self._require_bot(request)
+        try:
+            channel_id = int(request.match_info["channel"])
+        except ValueError as exc:
+            raise ApiError(404, 10003, "Unknown Channel") from exc
+        for guild in self.state.world.guilds:
+            for channel in guild.channels:
+                if channel.id == channel_id:
+                    return guild, channel_id
+        raise ApiError(404, 10003, "Unknown Channel")
+
+    def _bot_permissions(self, guild: Guild, channel_id: int) -> int:
+        bot = self.state.world.bot_member(guild)
+        return guild.permissions_in(bot, guild.channel(channel_id))
+
+    async def get_channel(self, request: web.Request) -> web.Response:
+        """A channel object."""
+        guild, channel_id = self._channel(request)
+        return json_response(guild.channel(channel_id).payload(guild.id))
+
+    async def post_channel_message(self, request: web.Request) -> web.Response:
+        """Send a message to a channel, checking the bot may see and write there."""
+        guild, channel_id = self._channel(request)
+        perms = self._bot_permissions(guild, channel_id)
+        if not perms & Permission.VIEW_CHANNEL:
+            raise ApiError(403, 50001, "Missing Access")
+        if not perms & Permission.SEND_MESSAGES:
+            raise ApiError(403, 50013, "Missing Permissions")
+        body = body_of(request)
+        data = body.object()
+        errors = FormErrors()
+        check_message(data, errors)
+        if errors:
+            raise ApiError.invalid_form(errors)
+        if is_empty_message(data, has_files=bool(body.files)):
+            raise ApiError(400, 50006, "Cannot send an empty message")
+        message = self.state.create_message(
+            channel_id=channel_id,
+            guild_id=guild.id,
+            body={**data, "flags": data.get("flags", 0) & ~64},
+            files=body.files,
+        )
+        return json_response(self.state.message_payload(message))
+
+    def _channel_message(self, request: web.Request) -> Message:
+        _, channel_id = self._channel(request)
+        try:
+            message = self.state.messages.get(int(request.match_info["message"]))
+        except ValueError:
+            message = None
+        if (
+            message is None
+            or message.deleted
+            or message.ephemeral
+            or message.channel_id != channel_id
+        ):
+            raise unknown_message()
+        return message
+
+    async def get_channel_message(self, request: web.Request) -> web.Response:
+        """One message (ephemeral messages are not reachable this way)."""
+        return json_response(self.state.message_payload(self._channel_message(request)))
+
+    async def patch_channel_message(self, request: web.Request) -> web.Response:
+        """Edit one of the bot's messages."""
+        message = self._channel_message(request)
+        body = body_of(request)
+        data = body.object()
+        errors = FormErrors()
+        check_message(data, errors)
+        if errors:
+            raise ApiError.invalid_form(errors)
+        self.state.edit_message(message, data, body.files)
+        self.state.message_changed(message, None)
+        return json_response(self.state.message_payload(message))
+
+    async def delete_channel_message(self, request: web.Request) -> web.Response:
+        """Delete one message."""
+        message = self._channel_message(request)
+        message.deleted = True
+        self.state.message_changed(message, None)
+        return web.Response(status=204)
+
+    async def get_member(self, request: web.Request) -> web.Response:
+        """A guild member."""
+        self._require_bot(request)
+        guild = self._guild(request)
+        try:
+            member = guild.find_member(int(request.match_info["user"]))
+        except ValueError:
+            member = None
+        if member is None:
+            raise ApiError(404, 10007, "Unknown Member")
+        return json_response(member.payload())
+
+
+def build_app(state: State, websocket_handler: Handler) -> web.Application:
+    """The aiohttp application: gateway at /, API under /api/v10, recorded 404 elsewhere."""
+    api = HttpApi(state)
+    app = web.Application(middlewares=[api.middleware], client_max_size=64 * 1024 * 1024)
+    app.router.add_get("/", websocket_handler)
+    app.add_routes(api.routes())
+    app.router.add_route("*", "/{tail:.*}", api.unknown, name="unknown")
+    return app

@@ -1,0 +1,219 @@
+"""Shared emulator state: settings, the world, stores of commands, interactions and messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sandbox.commands import CommandRegistry
+from sandbox.interactions import Interaction
+from sandbox.messages import Message, Ping, could_ping, mentions_pinged
+from sandbox.records import CommandPut, GatewayFrame, HttpRecord, Violation
+from sandbox.rules import EPHEMERAL, LOADING, SENDABLE_FLAGS
+from sandbox.snowflakes import SnowflakeFactory
+from sandbox.world import User, World
+
+JSON = dict[str, Any]
+
+
+@dataclass
+class Settings:
+    """Knobs a test may turn; the defaults are Discord's where Discord has one."""
+
+    shard_count: int = 1
+    ack_deadline: float = 3.0
+    token_lifetime: float = 15 * 60.0
+    heartbeat_interval_ms: int = 41_250
+    attachment_size_limit: int = 10 * 1024 * 1024
+    quiet_period: float = 0.05
+    answer_timeout: float = 5.0
+    deferred_update_grace: float = 0.5
+
+
+@dataclass
+class UploadedFile:
+    """A file part of a multipart request."""
+
+    field: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class State:
+    """Everything the HTTP side, the gateway side and the driver share."""
+
+    world: World
+    settings: Settings
+    ids: SnowflakeFactory = field(default_factory=SnowflakeFactory)
+    base_url: str = ""
+    messages: dict[int, Message] = field(default_factory=dict)
+    interactions: list[Interaction] = field(default_factory=list)
+    requests: list[HttpRecord] = field(default_factory=list)
+    frames: list[GatewayFrame] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    unknown_routes: list[HttpRecord] = field(default_factory=list)
+    command_puts: list[CommandPut] = field(default_factory=list)
+    internal_errors: list[BaseException] = field(default_factory=list)
+    commands: CommandRegistry = field(init=False)
+    _by_id: dict[int, Interaction] = field(default_factory=dict)
+    _by_token: dict[str, Interaction] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.commands = CommandRegistry(self.world.application_id, self.ids)
+
+    # interactions
+
+    def add_interaction(self, interaction: Interaction) -> None:
+        """Track a newly dispatched interaction."""
+        self.interactions.append(interaction)
+        self._by_id[interaction.id] = interaction
+        self._by_token[interaction.token] = interaction
+
+    def interaction(self, interaction_id: int) -> Interaction | None:
+        """An interaction by id."""
+        return self._by_id.get(interaction_id)
+
+    def interaction_by_token(self, token: str) -> Interaction | None:
+        """An interaction by its token (how webhook routes name it)."""
+        return self._by_token.get(token)
+
+    def message_changed(self, message: Message, via: Interaction | None) -> None:
+        """Wake every interaction that shows this message (its own, and clicks on it)."""
+        if via is not None:
+            via.touch(message.id)
+        for interaction in self.interactions:
+            if interaction.source_message_id == message.id and interaction.acknowledged:
+                interaction.source_updated = True
+                interaction.touch(message.id)
+            elif interaction is not via and message.id in interaction.message_ids:
+                interaction.touch()
+
+    # messages
+
+    def resolve_user(self, user_id: int) -> User | None:
+        """A world user by id, for filling in message mentions."""
+        try:
+            return self.world.user(user_id)
+        except LookupError:
+            return None
+
+    def message_payload(self, message: Message) -> JSON:
+        """A message as Discord would return it."""
+        return message.payload(self.resolve_user)
+
+    def create_message(
+        self,
+        *,
+        channel_id: int,
+        guild_id: int | None,
+        body: JSON,
+        files: list[UploadedFile],
+        interaction: Interaction | None = None,
+        message_type: int = 0,
+        loading: bool = False,
+    ) -> Message:
+        """Store a new message built from a create body."""
+        flags = int(body.get("flags") or 0) & SENDABLE_FLAGS
+        if loading:
+            flags |= LOADING
+        message = Message(
+            id=self.ids.next(),
+            channel_id=channel_id,
+            guild_id=guild_id,
+            author=self.world.bot,
+            type=message_type,
+            flags=flags,
+            tts=bool(body.get("tts", False)),
+        )
+        if interaction is not None:
+            message.interaction_id = interaction.id
+            message.interaction_type = interaction.type
+            message.interaction_user = interaction.user
+            message.webhook_id = self.world.application_id
+            message.application_id = self.world.application_id
+            if interaction.type == 2:
+                message.command_name = interaction.name
+        self._apply(message, body, files, notifies=True)
+        self.messages[message.id] = message
+        return message
+
+    def edit_message(self, message: Message, body: JSON, files: list[UploadedFile]) -> None:
+        """Apply an edit body; the first edit of a deferred placeholder is not an "edit"."""
+        was_loading = message.loading
+        self._apply(message, body, files, notifies=was_loading)
+        if was_loading:
+            message.flags &= ~LOADING
+        else:
+            message.edited_at = datetime.now(UTC)
+
+    def fill_placeholder(self, message: Message, body: JSON, files: list[UploadedFile]) -> bool:
+        """A first follow-up after a deferral replaces the placeholder, keeping its visibility.
+
+        Returns True when the body asked for an ephemeral message but the placeholder
+        was public, which Discord silently ignores.
+        """
+        wanted = int(body.get("flags") or 0)
+        ignored = bool(wanted & EPHEMERAL) and not message.ephemeral
+        keep = message.flags & EPHEMERAL
+        self._apply(message, body, files, notifies=True)
+        message.flags = (message.flags & ~(EPHEMERAL | LOADING)) | keep
+        return ignored
+
+    def _apply(
+        self, message: Message, body: JSON, files: list[UploadedFile], *, notifies: bool
+    ) -> None:
+        if "content" in body:
+            message.content = body.get("content") or ""
+        if "embeds" in body:
+            message.embeds = [{"type": "rich", **e} for e in body.get("embeds") or []]
+        if "components" in body:
+            message.components = list(body.get("components") or [])
+        if "flags" in body and body.get("flags") is not None:
+            # Only the presentation flags can change after creation; ephemerality cannot.
+            changeable = SENDABLE_FLAGS & ~EPHEMERAL
+            message.flags = (message.flags & ~changeable) | (int(body["flags"]) & changeable)
+        if "allowed_mentions" in body or "content" in body:
+            message.allowed_mentions = body.get("allowed_mentions")
+        if "attachments" in body or files:
+            keep_ids = {str(a.get("id")) for a in body.get("attachments") or []}
+            kept = [a for a in message.attachments if str(a["id"]) in keep_ids]
+            message.attachments = kept + [self._attachment(message, f) for f in files]
+        if "content" in body:
+            message.record_version(notifies=notifies)
+
+    def _attachment(self, message: Message, upload: UploadedFile) -> JSON:
+        attachment_id = self.ids.next()
+        url = f"{self.base_url}/attachments/{message.channel_id}/{attachment_id}/{upload.filename}"
+        return {
+            "id": str(attachment_id),
+            "filename": upload.filename,
+            "size": len(upload.data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": upload.content_type,
+        }
+
+    # checks tests make
+
+    def pings(self) -> list[Ping]:
+        """Every message text whose mentions would notify someone (edits never notify)."""
+        found: list[Ping] = []
+        for message in self.messages.values():
+            for version in (v for v in message.versions if v.notifies):
+                users, roles, everyone = mentions_pinged(version.content, version.allowed_mentions)
+                if users or roles or everyone:
+                    found.append(
+                        Ping(message.id, version.content, tuple(users), tuple(roles), everyone)
+                    )
+        return found
+
+    def could_ping(self) -> list[Message]:
+        """Messages whose text was sent without allowed_mentions suppressing every ping."""
+        return [
+            m
+            for m in self.messages.values()
+            if any(v.notifies and v.content and could_ping(v.allowed_mentions) for v in m.versions)
+        ]

@@ -1,0 +1,141 @@
+"""The real bot, with its real cogs and a real database, against the loopback Discord.
+
+``bulletin`` runs ``Bulletin`` in-process on the test's backend (SQLite and PostgreSQL),
+pointed at ``sandbox.Emulator``; the test then plays members through ``emulator.member(...)``.
+After every test the recordings are checked suite-wide: no body Discord would reject, every
+interaction answered within the deadline, no message that could ping. A test that provokes
+one of those on purpose says so with ``@pytest.mark.discord_rejections`` or
+``@pytest.mark.late_answers``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from bot.client import Bulletin
+from bot.config import Settings
+from bot.db import Database
+from bot.db.migrate import upgrade
+from sandbox import Emulator
+
+_NOT_COUNTED = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|PRAGMA|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "discord_rejections: the test makes Discord refuse a body")
+    config.addinivalue_line("markers", "late_answers: the test answers an interaction late")
+
+
+class BotRunner:
+    """Starts and stops ``Bulletin`` against one emulator and one database URL."""
+
+    def __init__(self, emulator: Emulator, database_url: str) -> None:
+        self.emulator = emulator
+        self.database_url = database_url
+        self.settings = Settings(
+            token=emulator.token,
+            database_url=database_url,
+            post_cooldown_seconds=0,
+            confirm_timeout_seconds=30,
+        )
+        self._running: list[tuple[Bulletin, asyncio.Task[None]]] = []
+
+    @contextlib.asynccontextmanager
+    async def run(self, **changes: Any) -> AsyncIterator[Bulletin]:
+        """A started, ready bot; ``changes`` override settings (e.g. a cooldown)."""
+        bot = await self.start(**changes)
+        try:
+            yield bot
+        finally:
+            await self.stop(bot)
+
+    async def start(self, *, sessions: int = 1, **changes: Any) -> Bulletin:
+        settings = dataclasses.replace(self.settings, **changes)
+        db = Database(settings.database_url)
+        await upgrade(db)
+        bot = Bulletin(settings, db=db, guild_ready_timeout=0.05)
+        task = asyncio.create_task(bot.start(self.emulator.token), name="bulletin-under-test")
+        self._running.append((bot, task))
+        ready = asyncio.create_task(bot.wait_until_ready())
+        done, _ = await asyncio.wait({ready, task}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            ready.cancel()
+            task.result()  # raises what stopped the bot
+        if ready not in done:
+            ready.cancel()
+            raise TimeoutError("the bot did not become ready against the emulator")
+        return bot
+
+    async def stop(self, bot: Bulletin) -> None:
+        for entry in list(self._running):
+            if entry[0] is bot:
+                self._running.remove(entry)
+                await bot.close()
+                await asyncio.wait_for(entry[1], timeout=10)
+
+    async def stop_all(self) -> None:
+        for bot, _ in list(self._running):
+            await self.stop(bot)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    async with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+async def runner(
+    emulator: Emulator, empty_database_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[BotRunner]:
+    bots = BotRunner(emulator, empty_database_url)
+    try:
+        yield bots
+    finally:
+        await bots.stop_all()
+    if request.node.get_closest_marker("discord_rejections") is None:
+        assert emulator.violations == [], "the bot sent something Discord would refuse"
+    if request.node.get_closest_marker("late_answers") is None:
+        assert emulator.unanswered() == [], "an interaction was not answered in time"
+    assert emulator.pings() == [], "a message could ping someone"
+    assert emulator.unknown_routes == [], "the bot called a route Discord does not have"
+
+
+@pytest.fixture
+async def bulletin(runner: BotRunner) -> AsyncIterator[Bulletin]:
+    async with runner.run() as bot:
+        yield bot
+
+
+@dataclasses.dataclass
+class Statements:
+    """SQL statements a bot's engine sent (BEGIN, COMMIT and PRAGMA not counted)."""
+
+    sent: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.sent)
+
+
+@contextlib.contextmanager
+def counting_statements(db: Database) -> Iterator[Statements]:
+    seen = Statements()
+
+    def record(_c: Any, _cur: Any, statement: str, _p: Any, _ctx: Any, _many: bool) -> None:
+        if not _NOT_COUNTED.match(statement):
+            seen.sent.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)

@@ -1,0 +1,86 @@
+"""``python -m bot`` as a real process against the emulator: start, serve, restart, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from sandbox import Emulator
+from sandbox.snowflakes import INTERACTION_TOKEN_PREFIX
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class BotProcess:
+    """One ``python -m bot run`` subprocess and what it wrote."""
+
+    def __init__(self, emulator: Emulator, database_url: str) -> None:
+        self.emulator = emulator
+        self.database_url = database_url
+        self.process: asyncio.subprocess.Process | None = None
+        self.stderr = ""
+
+    async def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DEV_GUILD"))}
+        env.update(
+            DISCORD_TOKEN=self.emulator.token,
+            DATABASE_URL=self.database_url,
+            DISCORD_API_BASE_URL=self.emulator.api_url,
+            DISCORD_GATEWAY_URL=self.emulator.gateway_url,
+            # DEBUG: discord.py then logs webhook URLs and whole gateway events, tokens included.
+            LOG_LEVEL="DEBUG",
+            PYTHONUNBUFFERED="1",
+        )
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
+        )
+
+    async def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(self.process.communicate(), timeout=30)
+        self.stderr = err.decode()
+        assert self.process.returncode is not None
+        return self.process.returncode
+
+
+async def test_the_bot_process_serves_keeps_data_and_stops_cleanly(
+    emulator: Emulator, empty_database_url: str
+) -> None:
+    first = BotProcess(emulator, empty_database_url)
+    await first.start()
+    try:
+        await emulator.wait_until_ready(sessions=1, timeout=30)
+        alice = emulator.member("alice")
+        reply = await alice.run("/register", name="Ann", age=30)
+        assert "Welcome" in reply.content
+        await alice.run("/post", title="persisted")
+    finally:
+        status = await first.stop()
+    assert status == 0, first.stderr
+    assert len(emulator.command_puts) == 1
+
+    second = BotProcess(emulator, empty_database_url)
+    await second.start()
+    try:
+        await emulator.wait_until_ready(sessions=2, timeout=30)
+        profile = await emulator.member("alice").run("/profile")
+        assert profile.embeds[0]["title"] == "Ann"
+        assert any(f["value"] == "1" for f in profile.embeds[0]["fields"] if f["name"] == "Posts")
+    finally:
+        status = await second.stop()
+    assert status == 0, second.stderr
+    assert len(emulator.command_puts) == 1  # unchanged tree: no second upload
+
+    for log in (first.stderr, second.stderr):
+        assert "Traceback" not in log
+        assert emulator.token not in log
+        assert INTERACTION_TOKEN_PREFIX not in log
+        assert "INTERACTION_CREATE" in log  # the DEBUG gateway events were logged, redacted
+        assert "Stopping on a signal" in log
+    assert "Running upgrade" in first.stderr
+    assert "Synced 7 command(s)" in first.stderr
+    assert "Commands unchanged since the last sync" in second.stderr

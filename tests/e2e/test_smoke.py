@@ -1,0 +1,15 @@
+"""The bot logs in to the emulator, syncs its seven commands, and answers one."""
+
+from __future__ import annotations
+
+from bot.client import Bulletin
+from sandbox import Emulator
+
+COMMANDS = {"register", "profile", "rename", "leave", "post", "myposts", "deletepost"}
+
+
+async def test_bot_syncs_its_commands_and_answers(bulletin: Bulletin, emulator: Emulator) -> None:
+    assert {c.name for c in emulator.commands()} == COMMANDS
+    reply = await emulator.member("alice").run("/register", name="Ann", age=30)
+    assert reply.ephemeral
+    assert reply.embeds[0]["title"] == "Ann"
