@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: help install test lint format run migrate sync clean
+.PHONY: help install test lint format run migrate sync bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ migrate: $(STAMP) ## upgrade the database at DATABASE_URL to the newest schema
 
 sync: $(STAMP) ## show how the commands differ from Discord's and upload them
 	$(BIN)/python -m bot sync
+
+bench: $(STAMP) ## full-stack latency and throughput, as ratios to a no-database baseline
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean: ## remove .venv and caches (not data/)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -25,9 +25,6 @@ P = ParamSpec("P")
 ChoiceT = TypeVar("ChoiceT", str, int, float)
 ItemT = TypeVar("ItemT", bound=discord.ui.Item[Any])
 
-# The longest Discord lets a component view live is not bounded, but confirmations should be.
-CONFIRM_TIMEOUT_MAX = 600.0
-
 
 def only_owner_text(owner_id: int) -> str:
     # A mention renders as the member's name; allowed_mentions=none keeps it from pinging.

@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 
 from bot.db import Database
-from bot.db.command_syncs import forget_sync, get_synced_fingerprint, record_sync
+from bot.db.command_syncs import get_synced_fingerprint, record_sync
 from bot.sync import diff_commands, fingerprint, local_payload
 
 
@@ -85,6 +85,3 @@ async def test_sync_record_round_trip(db: Database) -> None:
     assert await get_synced_fingerprint(db, 42, 0) == "b" * 64
     assert await get_synced_fingerprint(db, 42, 99) == "c" * 64
     assert await get_synced_fingerprint(db, 43, 0) is None
-    await forget_sync(db, 42, 0)
-    assert await get_synced_fingerprint(db, 42, 0) is None
-    assert await get_synced_fingerprint(db, 42, 99) == "c" * 64

@@ -5,7 +5,7 @@ Scope 0 is the global command list; any other scope is a guild id.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -40,13 +40,3 @@ async def record_sync(db: Database, application_id: int, scope: int, fingerprint
     )
     async with db.write() as session:
         await session.execute(statement)
-
-
-async def forget_sync(db: Database, application_id: int, scope: int) -> None:
-    """Drop the record for a scope, so the next start-up syncs it again."""
-    async with db.write() as session:
-        await session.execute(
-            delete(CommandSync).where(
-                CommandSync.application_id == application_id, CommandSync.scope == scope
-            )
-        )

@@ -19,7 +19,7 @@ from sandbox import Emulator
 from tests.e2e.conftest import BotRunner
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = {"register", "profile", "rename", "leave", "post", "myposts", "deletepost"}
+COMMANDS = {"register", "profile", "rename", "leave", "post", "myposts", "deletepost", "about"}
 
 
 async def test_a_restart_with_the_same_commands_uploads_nothing(
@@ -59,7 +59,7 @@ async def test_a_changed_tree_is_uploaded_exactly_once(
     assert set(emulator.command_puts[1].names) == COMMANDS | {"extra"}
 
 
-async def test_dev_guild_gets_all_seven_commands(runner: BotRunner, emulator: Emulator) -> None:
+async def test_dev_guild_gets_all_the_commands(runner: BotRunner, emulator: Emulator) -> None:
     alpha = emulator.guild("alpha")
     async with runner.run(dev_guild_id=alpha.id):
         assert {c.name for c in emulator.commands("alpha")} == COMMANDS
@@ -101,7 +101,7 @@ async def test_sync_command_prints_the_difference_then_uploads(
     assert status == 0, err
     for name in COMMANDS:
         assert f"+ add     /{name}" in out
-    assert "Uploaded 7 command(s)." in out
+    assert "Uploaded 8 command(s)." in out
     assert len(emulator.command_puts) == 1
     status, out, err = await _bot_cli(emulator, runner.database_url, "sync")
     assert status == 0, err

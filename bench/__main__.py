@@ -1,0 +1,7 @@
+"""``python -m bench``: see ``bench.stack``."""
+
+import sys
+
+from bench.stack import main
+
+sys.exit(main())

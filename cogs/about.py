@@ -1,0 +1,61 @@
+"""/about: what this bot is, its version, uptime and gateway latency.
+
+It touches no database, which also makes it the baseline that ``make bench`` measures the
+database-backed commands against.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import __version__
+from bot.client import Bulletin
+from bot.db.types import utcnow
+from bot.reporting import send_reply
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{value}{unit}" for value, unit in parts if value] or ["0s"]
+    return " ".join(shown[:2])
+
+
+class About(commands.Cog):
+    """Facts about the running bot."""
+
+    def __init__(self, bot: Bulletin) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="about", description="What this bot is, its version and its health")
+    async def about(self, interaction: discord.Interaction[Any]) -> None:
+        shard_id = interaction.guild.shard_id if interaction.guild is not None else 0
+        shard = self.bot.get_shard(shard_id)
+        # Infinite until the shard's first heartbeat is acknowledged.
+        latency = shard.latency if shard is not None else math.nan
+        embed = discord.Embed(
+            title="Bulletin",
+            description="Member profiles and posts for this server. Start with /register.",
+            colour=discord.Colour.blurple(),
+        )
+        embed.add_field(name="Version", value=__version__)
+        embed.add_field(
+            name="Uptime", value=_duration((utcnow() - self.bot.started_at).total_seconds())
+        )
+        embed.add_field(
+            name="Gateway latency",
+            value=f"{latency * 1000:.0f} ms" if math.isfinite(latency) else "measuring…",
+        )
+        embed.add_field(name="Shard", value=f"{shard_id + 1} of {self.bot.shard_count or 1}")
+        await send_reply(interaction, embed=embed)
+
+
+async def setup(bot: Bulletin) -> None:
+    await bot.add_cog(About(bot))
