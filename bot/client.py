@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import pkgutil
+import weakref
 from typing import Any
 
 import discord
@@ -74,6 +75,8 @@ class Bulletin(commands.AutoShardedBot):
         self.db = db if db is not None else Database(settings.database_url, echo=settings.sql_echo)
         self.sync_on_start = sync_on_start
         self.started_at = utcnow()
+        # Views with a timeout, so close() can stop their timers: discord.py leaves them running.
+        self.open_views: weakref.WeakSet[discord.ui.View] = weakref.WeakSet()
 
     async def setup_hook(self) -> None:
         for name in extension_names():
@@ -125,6 +128,8 @@ class Bulletin(commands.AutoShardedBot):
         )
 
     async def close(self) -> None:
+        for view in list(self.open_views):
+            view.stop()
         try:
             await super().close()
         finally:

@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 import discord
 from discord import app_commands
 
+from bot.client import Bulletin
 from bot.reporting import new_error_id, notice_embed, report_error, send_private
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,13 @@ class BaseView(discord.ui.View):
         self._origin: discord.Interaction[Any] | None = None
 
     def attach(self, interaction: discord.Interaction[Any]) -> None:
-        """Remember the interaction whose response carries this view."""
+        """Remember the interaction whose response carries this view.
+
+        The bot also learns of the view, so that shutting down stops its timer.
+        """
         self._origin = interaction
+        if isinstance(interaction.client, Bulletin):
+            interaction.client.open_views.add(self)
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         if self.owner_id is None or interaction.user.id == self.owner_id:

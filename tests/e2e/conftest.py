@@ -88,8 +88,25 @@ class BotRunner:
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[Emulator]:
+    before = asyncio.all_tasks()
     async with Emulator() as emu:
         yield emu
+        assert emu.internal_errors == [], "the emulator itself failed"
+    await _no_leaked_tasks(before)
+
+
+async def _no_leaked_tasks(before: set[asyncio.Task[Any]]) -> None:
+    """Every task the bot or the emulator started has ended (waits briefly for stragglers)."""
+    current = asyncio.current_task()
+    leaked: list[asyncio.Task[Any]] = []
+    for _ in range(100):
+        leaked = [
+            t for t in asyncio.all_tasks() if t not in before and t is not current and not t.done()
+        ]
+        if not leaked:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"tasks left running after teardown: {leaked}")
 
 
 @pytest.fixture
