@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Self
 
@@ -14,11 +14,20 @@ from aiohttp import web
 
 from sandbox.commands import RegisteredCommand
 from sandbox.driver import MemberDriver
+from sandbox.errors import NotConnectedError
+from sandbox.faults import FaultRule, rate_limit_rule, server_error_rule
 from sandbox.gateway import Gateway, Session
 from sandbox.http_api import build_app
 from sandbox.interactions import Interaction
 from sandbox.messages import Message, Ping
-from sandbox.records import CommandPut, GatewayFrame, HttpRecord, Violation
+from sandbox.records import (
+    CommandPut,
+    GatewayConnection,
+    GatewayFrame,
+    HttpRecord,
+    InjectedFault,
+    Violation,
+)
 from sandbox.state import Settings, State
 from sandbox.world import Guild, World, default_world
 
@@ -57,6 +66,7 @@ class Emulator:
         answer_timeout: float = 5.0,
         deferred_update_grace: float = 0.5,
         heartbeat_interval_ms: int = 41_250,
+        heartbeat_timeout_factor: float = 1.5,
         backlog: int = 4096,
     ) -> None:
         self.world = world or default_world()
@@ -68,6 +78,7 @@ class Emulator:
             answer_timeout=answer_timeout,
             deferred_update_grace=deferred_update_grace,
             heartbeat_interval_ms=heartbeat_interval_ms,
+            heartbeat_timeout_factor=heartbeat_timeout_factor,
         )
         self.state = State(world=self.world, settings=self.settings)
         self.gateway = Gateway(self.state)
@@ -148,6 +159,11 @@ class Emulator:
         return self.gateway.url
 
     @property
+    def resume_gateway_url(self) -> str:
+        """What READY gives as resume_gateway_url (same server, path ``/resume/``)."""
+        return self.gateway.resume_url
+
+    @property
     def token(self) -> str:
         """The bot token the emulator accepts."""
         return self.world.token
@@ -172,8 +188,83 @@ class Emulator:
         await self.gateway.request_reconnect(shard_id)
 
     async def invalidate_session(self, shard_id: int = 0, *, resumable: bool = False) -> None:
-        """Invalidate a shard's session (op 9)."""
+        """Invalidate a shard's session (op 9); non-resumable makes the bot IDENTIFY again."""
         await self.gateway.invalidate_session(shard_id, resumable=resumable)
+
+    async def request_heartbeat(self, shard_id: int = 0) -> None:
+        """Ask a shard for an immediate heartbeat (op 1 from the server)."""
+        await self.gateway.request_heartbeat(shard_id)
+
+    def stall_heartbeat_acks(self, shard_id: int = 0) -> list[GatewayConnection]:
+        """Make a shard's current connection a zombie: no heartbeat ACK or event reaches it.
+
+        discord.py notices after its ``heartbeat_timeout`` (a ``Client`` option, 60 s by
+        default), closes with 4000 and resumes on a new, healthy connection; events sent
+        meanwhile are replayed then. Raises NotConnectedError when the shard has no connection.
+        """
+        stalled = self.gateway.stall_heartbeat_acks(shard_id)
+        if not stalled:
+            raise NotConnectedError(f"shard {shard_id} has no open gateway connection")
+        return stalled
+
+    def heartbeat_timeout(self) -> float | None:
+        """Seconds without a heartbeat before the server closes with 4009 (None: never)."""
+        return self.gateway.heartbeat_timeout()
+
+    async def wait_until_resumed(
+        self,
+        shard_id: int = 0,
+        resumes: int = 1,
+        *,
+        timeout: float = 10.0,  # noqa: ASYNC109 - a wait budget, not a cancel scope
+    ) -> Session:
+        """Wait until a shard has RESUMEd that many times in all; returns the resumed session."""
+        return await self.gateway.wait_resumed(shard_id, resumes, timeout=timeout)
+
+    async def wait_until(
+        self,
+        condition: Callable[[], bool],
+        *,
+        timeout: float = 10.0,  # noqa: ASYNC109 - a wait budget, not a cancel scope
+    ) -> None:
+        """Wait until `condition()` holds, re-checked whenever a frame, request or connection
+        is recorded; TimeoutError after `timeout` seconds."""
+        await self.state.wait_until(condition, timeout=timeout)
+
+    # faults on request
+
+    def rate_limit(
+        self,
+        route: str,
+        *,
+        times: int = 1,
+        retry_after: float = 0.05,
+        is_global: bool = False,
+        via: bool = True,
+    ) -> FaultRule:
+        """Answer the next `times` requests matching `route` with 429 and ``retry_after``.
+
+        `route` is ``"METHOD /path"`` relative to /api/v10, each ``{placeholder}`` one
+        segment: ``"POST /interactions/{id}/{token}/callback"``. ``is_global`` sends
+        ``"global": true`` and ``X-RateLimit-Global``; ``via=False`` leaves out the ``Via``
+        header, which discord.py takes for a Cloudflare ban (it raises instead of retrying).
+        """
+        rule = rate_limit_rule(
+            route, times=times, retry_after=retry_after, is_global=is_global, via=via
+        )
+        return self.state.faults.add(rule)
+
+    def fail_requests(self, route: str, *, status: int = 503, times: int = 1) -> FaultRule:
+        """Answer the next `times` requests matching `route` with a 5xx (502 as Cloudflare HTML).
+
+        discord.py's webhook and interaction calls retry every 5xx after 1 s, 3 s...;
+        its bot-token calls retry only 500, 502, 504 and 524 (a 503 raises DiscordServerError).
+        """
+        return self.state.faults.add(server_error_rule(route, status=status, times=times))
+
+    def clear_faults(self) -> None:
+        """Withdraw every fault rule still in force (what was injected stays recorded)."""
+        self.state.faults.clear()
 
     # records
 
@@ -196,6 +287,16 @@ class Emulator:
     def unknown_routes(self) -> list[HttpRecord]:
         """Requests to routes the emulator (and maybe Discord) does not have."""
         return self.state.unknown_routes
+
+    @property
+    def injected_faults(self) -> list[InjectedFault]:
+        """Every answer a fault rule gave (deliberate: not violations), in order."""
+        return self.state.injected_faults
+
+    @property
+    def connections(self) -> list[GatewayConnection]:
+        """Every gateway connection, in order: path, shard, identify/resume, how it closed."""
+        return self.state.connections
 
     @property
     def internal_errors(self) -> list[BaseException]:

@@ -3,6 +3,11 @@
 HELLO, heartbeats, IDENTIFY (4004 for a wrong token), READY and one GUILD_CREATE
 per guild the shard owns, RESUME with replay of missed dispatches, and dispatch of
 events (INTERACTION_CREATE) to the shard owning the guild.
+
+The resilience paths discord.py has are reachable too: op 7 RECONNECT (the bot
+resumes at READY's resume_gateway_url, served at ``/resume/``), op 9 INVALID_SESSION,
+4009 for a connection that stops heartbeating, and "zombie" connections that stop
+answering heartbeats so the client's own zombie detection has to reconnect.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from sandbox.records import FROM_BOT, TO_BOT, GatewayFrame
+from sandbox.records import FROM_BOT, TO_BOT, GatewayConnection, GatewayFrame
 from sandbox.snowflakes import shard_for
 from sandbox.state import State
 
@@ -41,27 +46,39 @@ DECODE_ERROR = 4002
 NOT_AUTHENTICATED = 4003
 AUTHENTICATION_FAILED = 4004
 ALREADY_AUTHENTICATED = 4005
+SESSION_TIMED_OUT = 4009
 INVALID_SHARD = 4010
 
 REPLAY_BUFFER = 1000
+RESUME_PATH = "/resume/"
+SERVER = "server"
+BOT = "bot"
 
 
 class Connection:
     """One WebSocket: serialises sends so the zlib stream stays in order."""
 
-    def __init__(self, ws: web.WebSocketResponse, *, compress: bool) -> None:
+    def __init__(self, ws: web.WebSocketResponse, record: GatewayConnection) -> None:
         self.ws = ws
+        self.record = record
         # One compressor per connection, flushed with Z_SYNC_FLUSH per message: the
         # client keeps one inflater and waits for the 00 00 ff ff suffix.
-        self.compressor = zlib.compressobj() if compress else None
+        self.compressor = zlib.compressobj() if record.compress == "zlib-stream" else None
         self.lock = asyncio.Lock()
         self.session: Session | None = None
+        self.last_heartbeat = time.monotonic()
+        self.server_closing: asyncio.Task[None] | None = None
+
+    @property
+    def zombie(self) -> bool:
+        """A dead link: nothing reaches the client, not even heartbeat ACKs."""
+        return self.record.zombie
 
     async def send(self, frame: JSON) -> bool:
-        """Send one gateway message; False when the socket is gone."""
+        """Send one gateway message; False when the socket is gone (or a zombie)."""
         text = json.dumps(frame, separators=(",", ":"))
         async with self.lock:
-            if self.ws.closed:
+            if self.ws.closed or self.zombie:
                 return False
             try:
                 if self.compressor is not None:
@@ -104,12 +121,24 @@ class Gateway:
         self.connections: set[Connection] = set()
         # Every session that got READY and its GUILD_CREATEs, in order, disconnected ones included.
         self.identified: list[Session] = []
-        self._changed = asyncio.Event()
 
     @property
     def url(self) -> str:
-        """The ws:// URL of the gateway (also READY's resume_gateway_url)."""
+        """The ws:// URL of the gateway (DEFAULT_GATEWAY)."""
         return self.state.base_url.replace("http://", "ws://", 1) + "/"
+
+    @property
+    def resume_url(self) -> str:
+        """READY's resume_gateway_url: the same server under another path, so a test can
+        tell a resume that followed it from one that went back to the default gateway."""
+        return self.state.base_url.replace("http://", "ws://", 1) + RESUME_PATH
+
+    def heartbeat_timeout(self) -> float | None:
+        """Seconds without a heartbeat after which a connection is closed with 4009."""
+        settings = self.state.settings
+        if settings.heartbeat_timeout_factor <= 0:
+            return None
+        return settings.heartbeat_interval_ms / 1000 * settings.heartbeat_timeout_factor
 
     # receiving
 
@@ -117,8 +146,16 @@ class Gateway:
         """Serve one WebSocket connection until it closes."""
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
-        connection = Connection(ws, compress=request.query.get("compress") == "zlib-stream")
+        record = GatewayConnection(
+            number=len(self.state.connections) + 1,
+            path=request.path,
+            compress=request.query.get("compress"),
+            opened_at=time.time(),
+        )
+        self.state.connections.append(record)
+        connection = Connection(ws, record)
         self.connections.add(connection)
+        watchdog = asyncio.create_task(self._watch_heartbeats(connection))
         try:
             await self._send(
                 connection,
@@ -133,16 +170,59 @@ class Gateway:
                 try:
                     frame = json.loads(message.data)
                 except ValueError:
-                    await ws.close(code=DECODE_ERROR, message=b"Error while decoding payload.")
+                    await self._close(connection, DECODE_ERROR, "Error while decoding payload.")
                     break
                 await self._receive(connection, frame)
         finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+            if connection.server_closing is not None:
+                # A close started from another task waits for the client's answer; let it
+                # finish rather than cut the handshake short.
+                with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
+                    await connection.server_closing
             self.connections.discard(connection)
             session = connection.session
             if session is not None and session.connection is connection:
                 session.connection = None
+            record.closed_at = time.time()
+            if record.closed_by is None:
+                record.closed_by = BOT
+                record.close_code = ws.close_code
             self._notify()
         return ws
+
+    async def _close(self, connection: Connection, code: int, message: str) -> None:
+        """Close a connection from the server side, noting the code."""
+        record = connection.record
+        if record.closed_by is None and not connection.ws.closed:
+            record.closed_by = SERVER
+            record.close_code = code
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await connection.ws.close(code=code, message=message.encode())
+
+    def _close_elsewhere(self, connection: Connection, code: int, message: str) -> None:
+        """Close a connection whose own task is busy reading; its handler awaits the close."""
+        if connection.server_closing is None:
+            connection.server_closing = asyncio.create_task(self._close(connection, code, message))
+
+    async def _watch_heartbeats(self, connection: Connection) -> None:
+        """Discord's side of heartbeating: silence for too long ends the session with 4009."""
+        timeout = self.heartbeat_timeout()
+        if timeout is None:
+            return
+        while not connection.ws.closed:
+            left = connection.last_heartbeat + timeout - time.monotonic()
+            if left > 0:
+                await asyncio.sleep(left)
+                continue
+            session = connection.session
+            if session is not None:
+                # The session is gone with the connection: a RESUME gets op 9 false.
+                self.sessions.pop(session.id, None)
+            self._close_elsewhere(connection, SESSION_TIMED_OUT, "Session timed out.")
+            return
 
     async def _receive(self, connection: Connection, frame: JSON) -> None:
         session = connection.session
@@ -150,26 +230,30 @@ class Gateway:
         op = frame.get("op")
         data = frame.get("d")
         if op == HEARTBEAT:
+            connection.last_heartbeat = time.monotonic()
+            connection.record.heartbeats += 1
+            # A zombie link swallows the ACK (_send drops it): the client's own zombie
+            # detection is what must notice.
             await self._send(connection, {"op": HEARTBEAT_ACK})
         elif op == IDENTIFY:
             await self._identify(connection, data if isinstance(data, dict) else {})
         elif op == RESUME:
             await self._resume(connection, data if isinstance(data, dict) else {})
         elif session is None and op in (PRESENCE_UPDATE, VOICE_STATE_UPDATE, REQUEST_GUILD_MEMBERS):
-            await connection.ws.close(code=NOT_AUTHENTICATED, message=b"Not authenticated.")
+            await self._close(connection, NOT_AUTHENTICATED, "Not authenticated.")
         elif op == REQUEST_GUILD_MEMBERS and session is not None:
             await self._members_chunk(session, data if isinstance(data, dict) else {})
         elif op in (PRESENCE_UPDATE, VOICE_STATE_UPDATE):
             pass
         else:
-            await connection.ws.close(code=UNKNOWN_OPCODE, message=b"Unknown opcode.")
+            await self._close(connection, UNKNOWN_OPCODE, "Unknown opcode.")
 
     async def _identify(self, connection: Connection, data: JSON) -> None:
         if connection.session is not None:
-            await connection.ws.close(code=ALREADY_AUTHENTICATED, message=b"Already authenticated.")
+            await self._close(connection, ALREADY_AUTHENTICATED, "Already authenticated.")
             return
         if data.get("token") != self.state.world.token:
-            await connection.ws.close(code=AUTHENTICATION_FAILED, message=b"Authentication failed.")
+            await self._close(connection, AUTHENTICATION_FAILED, "Authentication failed.")
             return
         shard = data.get("shard") or [0, 1]
         if (
@@ -178,7 +262,7 @@ class Gateway:
             or not all(isinstance(n, int) for n in shard)
             or not 0 <= shard[0] < shard[1]
         ):
-            await connection.ws.close(code=INVALID_SHARD, message=b"Invalid shard.")
+            await self._close(connection, INVALID_SHARD, "Invalid shard.")
             return
         session = Session(
             id=secrets.token_hex(16),
@@ -188,6 +272,9 @@ class Gateway:
             connection=connection,
         )
         connection.session = session
+        connection.record.shard_id = session.shard_id
+        connection.record.session_id = session.id
+        connection.record.identified = True
         self.sessions[session.id] = session
         world = self.state.world
         owned = [g for g in world.guilds if session.owns(g.id)]
@@ -200,7 +287,7 @@ class Gateway:
                 "guilds": [{"id": str(g.id), "unavailable": True} for g in owned],
                 "session_id": session.id,
                 "session_type": "normal",
-                "resume_gateway_url": self.url,
+                "resume_gateway_url": self.resume_url,
                 "shard": [session.shard_id, session.shard_count],
                 "application": {"id": str(world.application_id), "flags": 0},
                 "private_channels": [],
@@ -221,19 +308,34 @@ class Gateway:
         self._notify()
 
     async def _resume(self, connection: Connection, data: JSON) -> None:
+        if connection.session is not None:
+            await self._close(connection, ALREADY_AUTHENTICATED, "Already authenticated.")
+            return
         if data.get("token") != self.state.world.token:
-            await connection.ws.close(code=AUTHENTICATION_FAILED, message=b"Authentication failed.")
+            await self._close(connection, AUTHENTICATION_FAILED, "Authentication failed.")
             return
         session = self.sessions.get(str(data.get("session_id")))
-        if session is None:
+        try:
+            last = int(data.get("seq") or 0)
+        except (TypeError, ValueError):
+            last = -1
+        oldest = int(session.buffer[0]["s"]) if session is not None and session.buffer else 1
+        if session is None or not oldest - 1 <= last <= session.seq:
+            # Unknown, invalidated or timed-out session, or a sequence the replay buffer
+            # cannot bridge: Discord answers "start over" (op 9, not resumable).
+            if session is not None:
+                self.sessions.pop(session.id, None)
             await self._send(connection, {"op": INVALID_SESSION, "d": False})
             return
         old = session.connection
         session.connection = connection
         connection.session = session
+        record = connection.record
+        record.shard_id = session.shard_id
+        record.session_id = session.id
+        record.resumed = True
         if old is not None and old is not connection:
-            await old.ws.close(code=WSCloseCode.GOING_AWAY)
-        last = int(data.get("seq") or 0)
+            self._close_elsewhere(old, WSCloseCode.GOING_AWAY, "Resumed elsewhere.")
         for frame in [f for f in session.buffer if int(f["s"]) > last]:
             await self._send(connection, frame)
         session.resumed += 1
@@ -261,6 +363,10 @@ class Gateway:
     # sending
 
     async def _send(self, connection: Connection, frame: JSON) -> bool:
+        if connection.zombie:
+            # Lost on a dead link: not recorded as sent. Dispatches stay in the
+            # session's buffer, so the RESUME that follows replays them.
+            return False
         session = connection.session
         self._record(TO_BOT, session.shard_id if session else None, frame)
         return await connection.send(frame)
@@ -277,6 +383,7 @@ class Gateway:
                 at=time.time(),
             )
         )
+        self.state.notify()
 
     async def dispatch(self, session: Session, event: str, data: JSON) -> None:
         """Send a DISPATCH to a session, kept for replay if it is disconnected."""
@@ -304,7 +411,7 @@ class Gateway:
     # control from tests
 
     def _notify(self) -> None:
-        self._changed.set()
+        self.state.notify()
 
     async def wait_ready(self, count: int = 1, *, timeout: float = 10.0) -> list[Session]:  # noqa: ASYNC109 - a wait budget, not a cancel scope
         """Wait until `count` sessions in all have IDENTIFYed and had READY and their GUILD_CREATEs.
@@ -312,28 +419,66 @@ class Gateway:
         Sessions count cumulatively, so after a bot restart ``count=2`` waits for the
         new one. Returns them in order.
         """
-        async with asyncio.timeout(timeout):
-            while len(self.identified) < count:
-                self._changed.clear()
-                await self._changed.wait()
+        await self.state.wait_until(lambda: len(self.identified) >= count, timeout=timeout)
         return list(self.identified)
+
+    def resumes(self, shard_id: int) -> int:
+        """How many RESUMEs of that shard's sessions succeeded, in all."""
+        return sum(s.resumed for s in self.identified if s.shard_id == shard_id)
+
+    async def wait_resumed(
+        self,
+        shard_id: int = 0,
+        count: int = 1,
+        *,
+        timeout: float = 10.0,  # noqa: ASYNC109 - a wait budget, not a cancel scope
+    ) -> Session:
+        """Wait until that shard has resumed `count` times in all; returns the session."""
+        await self.state.wait_until(lambda: self.resumes(shard_id) >= count, timeout=timeout)
+        return [s for s in self.identified if s.shard_id == shard_id and s.resumed][-1]
+
+    def _live(self, shard_id: int) -> list[Connection]:
+        return [
+            c
+            for c in self.connections
+            if c.session is not None
+            and c.session.shard_id == shard_id
+            and c.session.connection is c
+            and not c.ws.closed
+        ]
 
     async def request_reconnect(self, shard_id: int = 0) -> None:
         """Send op 7 RECONNECT to a shard; the bot should come back with RESUME."""
-        for session in list(self.sessions.values()):
-            if session.shard_id == shard_id and session.connection is not None:
-                await self._send(session.connection, {"op": RECONNECT, "d": None})
+        for connection in self._live(shard_id):
+            await self._send(connection, {"op": RECONNECT, "d": None})
 
     async def invalidate_session(self, shard_id: int = 0, *, resumable: bool = False) -> None:
         """Send op 9 INVALID_SESSION to a shard; non-resumable makes the bot IDENTIFY again."""
-        for session in list(self.sessions.values()):
-            if session.shard_id == shard_id and session.connection is not None:
-                if not resumable:
-                    del self.sessions[session.id]
-                await self._send(session.connection, {"op": INVALID_SESSION, "d": resumable})
+        for connection in self._live(shard_id):
+            session = connection.session
+            if not resumable and session is not None:
+                self.sessions.pop(session.id, None)
+            await self._send(connection, {"op": INVALID_SESSION, "d": resumable})
+
+    async def request_heartbeat(self, shard_id: int = 0) -> None:
+        """Send op 1 HEARTBEAT to a shard: Discord asking for a heartbeat at once."""
+        for connection in self._live(shard_id):
+            await self._send(connection, {"op": HEARTBEAT, "d": None})
+
+    def stall_heartbeat_acks(self, shard_id: int = 0) -> list[GatewayConnection]:
+        """Turn the shard's current connection into a zombie: no ACK, no frame reaches it.
+
+        The session lives on and its dispatches are buffered; the connection the
+        client opens next is healthy again. Returns the stalled connections' records.
+        """
+        stalled = []
+        for connection in self._live(shard_id):
+            connection.record.zombie = True
+            stalled.append(connection.record)
+        self._notify()
+        return stalled
 
     async def close_all(self) -> None:
         """Close every connection (server shutdown)."""
         for connection in list(self.connections):
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await connection.ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown")
+            await self._close(connection, WSCloseCode.GOING_AWAY, "Server shutdown")

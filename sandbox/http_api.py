@@ -1,8 +1,9 @@
 """The HTTP API under /api/v10: login, gateway discovery, command sync, channel messages.
 
 Interaction callbacks and webhook routes live in `sandbox.webhooks`; this module
-assembles the aiohttp application, records every request and adds the headers
-discord.py reads (exact JSON Content-Type, rate-limit headers).
+assembles the aiohttp application, records every request, answers the faults a test
+injected (`sandbox.faults`) and adds the headers discord.py reads (exact JSON
+Content-Type, rate-limit headers).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.faults import RATE_LIMIT, FaultRule
+from sandbox.gateway import RESUME_PATH
 from sandbox.http_util import ApiError, Body, json_response, read_body, unknown_message
 from sandbox.messages import Message
 from sandbox.permissions import Permission
@@ -57,13 +60,20 @@ class HttpApi:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await handler(request)
         started = time.time()
+        path = request.path.removeprefix(API_PREFIX)
         body = Body()
         response: web.StreamResponse
         answer: Any = None
+        fault: FaultRule | None = None
         try:
             body = await read_body(request)
             request[BODY_KEY] = body
-            response = await handler(request)
+            fault = self.state.faults.take(request.method, path)
+            if fault is not None:
+                # Answered before any handler runs, as Discord's edge would: nothing happens.
+                response, answer = fault.answer()
+            else:
+                response = await handler(request)
         except ApiError as error:
             answer = error.body()
             response = json_response(answer, error.status)
@@ -74,7 +84,6 @@ class HttpApi:
             # 400, not 500: discord.py retries a 500 for seconds before giving up.
             answer = {"message": f"sandbox internal error: {exc!r}", "code": 0}
             response = json_response(answer, 400)
-        path = request.path.removeprefix(API_PREFIX)
         if (
             isinstance(response, web.Response)
             and answer is None
@@ -92,11 +101,19 @@ class HttpApi:
             at=started,
             files=tuple(f.filename for f in body.files),
             response=answer,
+            injected=fault is not None,
         )
         self.state.requests.append(record)
-        if response.status == 404 and request.match_info.route.name == "unknown":
+        if fault is not None:
+            self.state.injected_faults.append(fault.record(request.method, path, body.json))
+        elif response.status == 404 and request.match_info.route.name == "unknown":
             self.state.unknown_routes.append(record)
-        self._rate_limit_headers(request, response)
+        if fault is None or fault.kind == RATE_LIMIT:
+            # A global limit is not a bucket's: Discord sends no per-route headers with it.
+            self._rate_limit_headers(
+                request, response, exhausted_for=None if fault is None else fault.retry_after
+            )
+        self.state.notify()
         return response
 
     def _note_error(self, request: web.Request, error: ApiError, body: Body) -> None:
@@ -114,17 +131,21 @@ class HttpApi:
         )
 
     @staticmethod
-    def _rate_limit_headers(request: web.Request, response: web.StreamResponse) -> None:
+    def _rate_limit_headers(
+        request: web.Request, response: web.StreamResponse, *, exhausted_for: float | None = None
+    ) -> None:
         route = request.match_info.route.resource
         key = route.canonical if route is not None else request.path
         bucket = hashlib.md5(f"{request.method} {key}".encode(), usedforsecurity=False).hexdigest()
         now = time.time()
+        # An (injected) 429 says the bucket is empty until its retry_after has passed.
+        reset_after = 1.0 if exhausted_for is None else exhausted_for
         response.headers.update(
             {
                 "X-RateLimit-Limit": "10000",
-                "X-RateLimit-Remaining": "9999",
-                "X-RateLimit-Reset": f"{now + 1:.3f}",
-                "X-RateLimit-Reset-After": "1.000",
+                "X-RateLimit-Remaining": "9999" if exhausted_for is None else "0",
+                "X-RateLimit-Reset": f"{now + reset_after:.3f}",
+                "X-RateLimit-Reset-After": f"{reset_after:.3f}",
                 "X-RateLimit-Bucket": bucket,
             }
         )
@@ -439,6 +460,7 @@ def build_app(state: State, websocket_handler: Handler) -> web.Application:
     api = HttpApi(state)
     app = web.Application(middlewares=[api.middleware], client_max_size=64 * 1024 * 1024)
     app.router.add_get("/", websocket_handler)
+    app.router.add_get(RESUME_PATH, websocket_handler)
     app.add_routes(api.routes())
     app.router.add_route("*", "/{tail:.*}", api.unknown, name="unknown")
     return app

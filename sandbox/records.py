@@ -1,4 +1,4 @@
-"""What the emulator saw: HTTP requests, gateway frames, rejected bodies, command syncs."""
+"""What the emulator saw: requests, gateway frames and connections, rejections, syncs, faults."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ class HttpRecord:
     at: float
     files: tuple[str, ...] = ()
     response: Any = None
+    # True when the answer was a fault a test injected (see ``Emulator.rate_limit``).
+    injected: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,3 +62,52 @@ class CommandPut:
     names: tuple[str, ...]
     at: float
     body: Any = None
+
+
+@dataclass(frozen=True)
+class InjectedFault:
+    """A request the emulator failed on purpose because a test asked (not a bot violation).
+
+    `kind` is ``"rate_limit"``, ``"global_rate_limit"`` or ``"server_error"``.
+    """
+
+    method: str
+    path: str
+    status: int
+    kind: str
+    retry_after: float | None
+    at: float
+    body: Any = None
+
+
+@dataclass
+class GatewayConnection:
+    """One WebSocket the bot opened, and how it ended (filled in as it happens).
+
+    `path` is ``/`` for the default gateway and ``/resume/`` for READY's
+    resume_gateway_url; `closed_by` is ``"server"`` or ``"bot"``.
+    """
+
+    number: int
+    path: str
+    compress: str | None
+    opened_at: float
+    shard_id: int | None = None
+    session_id: str | None = None
+    identified: bool = False
+    resumed: bool = False
+    zombie: bool = False
+    heartbeats: int = 0
+    closed_at: float | None = None
+    close_code: int | None = None
+    closed_by: str | None = None
+
+    @property
+    def open(self) -> bool:
+        """Whether the socket is still open."""
+        return self.closed_at is None
+
+    @property
+    def via_resume_url(self) -> bool:
+        """Whether the bot connected to READY's resume_gateway_url."""
+        return self.path.startswith("/resume")

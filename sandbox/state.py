@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.commands import CommandRegistry
+from sandbox.faults import Faults
 from sandbox.interactions import Interaction
 from sandbox.messages import Message, Ping, could_ping, mentions_pinged
-from sandbox.records import CommandPut, GatewayFrame, HttpRecord, Violation
+from sandbox.records import (
+    CommandPut,
+    GatewayConnection,
+    GatewayFrame,
+    HttpRecord,
+    InjectedFault,
+    Violation,
+)
 from sandbox.rules import EPHEMERAL, LOADING, SENDABLE_FLAGS
 from sandbox.snowflakes import SnowflakeFactory
 from sandbox.world import User, World
@@ -25,6 +35,8 @@ class Settings:
     ack_deadline: float = 3.0
     token_lifetime: float = 15 * 60.0
     heartbeat_interval_ms: int = 41_250
+    # A connection that sends no heartbeat for interval × this is closed with 4009 (0: never).
+    heartbeat_timeout_factor: float = 1.5
     attachment_size_limit: int = 10 * 1024 * 1024
     quiet_period: float = 0.05
     answer_timeout: float = 5.0
@@ -57,12 +69,34 @@ class State:
     unknown_routes: list[HttpRecord] = field(default_factory=list)
     command_puts: list[CommandPut] = field(default_factory=list)
     internal_errors: list[BaseException] = field(default_factory=list)
+    connections: list[GatewayConnection] = field(default_factory=list)
+    injected_faults: list[InjectedFault] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
     commands: CommandRegistry = field(init=False)
+    _changed: asyncio.Event | None = None
     _by_id: dict[int, Interaction] = field(default_factory=dict)
     _by_token: dict[str, Interaction] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.commands = CommandRegistry(self.world.application_id, self.ids)
+
+    # waiting for something to happen
+
+    def notify(self) -> None:
+        """Wake everything waiting in `wait_until` (a frame, a request, a connection changed)."""
+        if self._changed is not None:
+            self._changed.set()
+            # A fresh event per change: a waiter that re-checks its condition and waits
+            # again can never miss a change made while it was checking.
+            self._changed = None
+
+    async def wait_until(self, condition: Callable[[], bool], *, timeout: float) -> None:  # noqa: ASYNC109 - a wait budget, not a cancel scope
+        """Return once `condition()` holds, re-checked after every change; TimeoutError after `timeout`."""
+        async with asyncio.timeout(timeout):
+            while not condition():
+                if self._changed is None:
+                    self._changed = asyncio.Event()
+                await self._changed.wait()
 
     # interactions
 

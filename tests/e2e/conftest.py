@@ -32,6 +32,7 @@ _NOT_COUNTED = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|PRAGMA|SAVEPOINT|RELEASE)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "discord_rejections: the test makes Discord refuse a body")
     config.addinivalue_line("markers", "late_answers: the test answers an interaction late")
+    config.addinivalue_line("markers", "emulator(**settings): Emulator constructor arguments")
 
 
 class BotRunner:
@@ -57,11 +58,15 @@ class BotRunner:
         finally:
             await self.stop(bot)
 
-    async def start(self, *, sessions: int = 1, **changes: Any) -> Bulletin:
+    async def start(
+        self, *, client_options: dict[str, Any] | None = None, **changes: Any
+    ) -> Bulletin:
+        """Start a bot; ``changes`` override settings, ``client_options`` go to discord.py."""
         settings = dataclasses.replace(self.settings, **changes)
         db = Database(settings.database_url)
         await upgrade(db)
-        bot = Bulletin(settings, db=db, guild_ready_timeout=0.05)
+        options: dict[str, Any] = {"guild_ready_timeout": 0.05, **(client_options or {})}
+        bot = Bulletin(settings, db=db, **options)
         task = asyncio.create_task(bot.start(self.emulator.token), name="bulletin-under-test")
         self._running.append((bot, task))
         ready = asyncio.create_task(bot.wait_until_ready())
@@ -87,9 +92,11 @@ class BotRunner:
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
+async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
+    marker = request.node.get_closest_marker("emulator")
+    settings: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     before = asyncio.all_tasks()
-    async with Emulator() as emu:
+    async with Emulator(**settings) as emu:
         yield emu
         assert emu.internal_errors == [], "the emulator itself failed"
     await _no_leaked_tasks(before)
