@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 
-.PHONY: help install test lint format run migrate sync bench clean
+.PHONY: help install sandbox test lint format run migrate sync bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
+
+sandbox: $(STAMP) ## try the bot in a terminal chat against a local Discord (no token needed)
+	$(BIN)/python -m bot sandbox $(SANDBOX_ARGS)
 
 test: $(STAMP) ## run the whole test suite (SQLite, and PostgreSQL when a server answers)
 	@if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h $(PG_HOST) -p $(PG_PORT); then \

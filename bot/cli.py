@@ -1,8 +1,9 @@
-"""The command line: ``python -m bot [run|migrate|sync]``.
+"""The command line: ``python -m bot [run|migrate|sync|sandbox]``.
 
 ``run`` (the default) migrates the database, starts the bot and stops cleanly on SIGTERM or
 SIGINT with exit status 0. ``migrate`` only upgrades the schema. ``sync`` shows how the local
-commands differ from Discord's and uploads them. Only ``run`` and ``sync`` need
+commands differ from Discord's and uploads them. ``sandbox`` runs the bot against the local
+Discord emulator in a terminal chat (``bot/sandbox.py``). Only ``run`` and ``sync`` need
 ``DISCORD_TOKEN``. A bad configuration value stops with one line naming it and status 2.
 """
 
@@ -21,6 +22,7 @@ import discord
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import __version__
+from bot import sandbox as sandbox_chat
 from bot.client import Bulletin, configure_endpoints
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import Database
@@ -89,12 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="remove this guild's guild-scoped copies (the fix for commands shown twice)",
     )
+    sandbox_chat.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "run"
+    if command == "sandbox":
+        # Its own settings, log file and exit statuses: nothing of the real set-up applies.
+        return sandbox_chat.main(args)
     try:
         settings = load_settings(require_token=command in ("run", "sync"))
     except ConfigError as error:

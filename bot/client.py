@@ -54,6 +54,7 @@ class Bulletin(commands.AutoShardedBot):
         *,
         db: Database | None = None,
         sync_on_start: bool = True,
+        force_sync: bool = False,
         **options: Any,
     ) -> None:
         if settings.shard_ids is not None:
@@ -74,6 +75,8 @@ class Bulletin(commands.AutoShardedBot):
         self.settings = settings
         self.db = db if db is not None else Database(settings.database_url, echo=settings.sql_echo)
         self.sync_on_start = sync_on_start
+        # For a Discord that forgets its commands between runs (the sandbox's emulator).
+        self.force_sync = force_sync
         self.started_at = utcnow()
         # Views with a timeout, so close() can stop their timers: discord.py leaves them running.
         self.open_views: weakref.WeakSet[discord.ui.View] = weakref.WeakSet()
@@ -83,7 +86,7 @@ class Bulletin(commands.AutoShardedBot):
             await self.load_extension(name)
         log.info("Loaded extensions: %s", ", ".join(extension_names()) or "none")
         if self.sync_on_start:
-            await self.sync_commands_if_changed()
+            await self.sync_commands_if_changed(force=self.force_sync)
 
     def sync_scope(self) -> discord.Object | None:
         """The guild commands go to at start-up (``DEV_GUILD_ID``), or None for global."""
@@ -91,12 +94,13 @@ class Bulletin(commands.AutoShardedBot):
             return None
         return discord.Object(id=self.settings.dev_guild_id)
 
-    async def sync_commands_if_changed(self) -> bool:
+    async def sync_commands_if_changed(self, *, force: bool = False) -> bool:
         """Upload the command tree only if it differs from what was last uploaded.
 
         With ``DEV_GUILD_ID`` the global commands are copied to that guild and synced there
         (where changes show at once); otherwise they are synced globally. Returns whether an
-        upload happened. A failed upload is logged and the bot keeps running.
+        upload happened; ``force`` uploads whatever was recorded. A failed upload is logged
+        and the bot keeps running.
         """
         assert self.application_id is not None, "setup_hook runs after login"
         guild = self.sync_scope()
@@ -105,7 +109,8 @@ class Bulletin(commands.AutoShardedBot):
         scope = guild.id if guild is not None else GLOBAL_SCOPE
         where = f"guild {scope}" if guild is not None else "global"
         wanted = fingerprint(local_payload(self.tree, guild))
-        if await get_synced_fingerprint(self.db, self.application_id, scope) == wanted:
+        recorded = await get_synced_fingerprint(self.db, self.application_id, scope)
+        if recorded == wanted and not force:
             log.info("Commands unchanged since the last sync (%s); not syncing", where)
             return False
         try:
