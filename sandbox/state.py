@@ -76,6 +76,7 @@ class State:
     _changed: asyncio.Event | None = None
     _by_id: dict[int, Interaction] = field(default_factory=dict)
     _by_token: dict[str, Interaction] = field(default_factory=dict)
+    _watchers: dict[int, list[Interaction]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.commands = CommandRegistry(self.world.application_id, self.ids)
@@ -105,6 +106,21 @@ class State:
         self.interactions.append(interaction)
         self._by_id[interaction.id] = interaction
         self._by_token[interaction.token] = interaction
+        if interaction.source_message_id is not None:
+            self._watch(interaction, interaction.source_message_id)
+
+    def _watch(self, interaction: Interaction, message_id: int) -> None:
+        # An index, so a message change wakes its interactions without scanning them all
+        # (a scan made long benchmark runs slower and slower).
+        watchers = self._watchers.setdefault(message_id, [])
+        if interaction not in watchers:
+            watchers.append(interaction)
+
+    def shown(self, interaction: Interaction, message_id: int | None) -> None:
+        """Note that an interaction now shows a message (or changed without one)."""
+        interaction.touch(message_id)
+        if message_id is not None:
+            self._watch(interaction, message_id)
 
     def interaction(self, interaction_id: int) -> Interaction | None:
         """An interaction by id."""
@@ -117,11 +133,11 @@ class State:
     def message_changed(self, message: Message, via: Interaction | None) -> None:
         """Wake every interaction that shows this message (its own, and clicks on it)."""
         if via is not None:
-            via.touch(message.id)
-        for interaction in self.interactions:
+            self.shown(via, message.id)
+        for interaction in list(self._watchers.get(message.id, ())):
             if interaction.source_message_id == message.id and interaction.acknowledged:
                 interaction.source_updated = True
-                interaction.touch(message.id)
+                self.shown(interaction, message.id)
             elif interaction is not via and message.id in interaction.message_ids:
                 interaction.touch()
 

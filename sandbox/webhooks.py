@@ -160,7 +160,7 @@ class Webhooks:
         elif callback_type == DEFERRED_UPDATE_MESSAGE:
             interaction.touch()
         else:
-            interaction.touch(None if message is None else message.id)
+            state.shown(interaction, None if message is None else message.id)
         return message
 
     def _callback_answer(
