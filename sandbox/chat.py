@@ -45,6 +45,20 @@ from sandbox import (
     SelectMenu,
     World,
 )
+from sandbox.commands import CHAT_INPUT
+from sandbox.options import (
+    ATTACHMENT,
+    BOOLEAN,
+    CHANNEL,
+    INTEGER,
+    MENTIONABLE,
+    NUMBER,
+    ROLE,
+    STRING,
+    SUB_COMMAND,
+    SUB_COMMAND_GROUP,
+    USER,
+)
 
 readline: ModuleType | None
 try:
@@ -57,19 +71,6 @@ log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 T = TypeVar("T")
 
-# Application command option types (Discord's numbers).
-SUB_COMMAND = 1
-SUB_COMMAND_GROUP = 2
-STRING = 3
-INTEGER = 4
-BOOLEAN = 5
-USER = 6
-CHANNEL = 7
-ROLE = 8
-MENTIONABLE = 9
-NUMBER = 10
-ATTACHMENT = 11
-CHAT_INPUT = 1
 
 _TYPE_WORDS = {
     STRING: "text",

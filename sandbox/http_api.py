@@ -30,7 +30,7 @@ from sandbox.rules import (
     is_empty_message,
 )
 from sandbox.state import State
-from sandbox.webhooks import Webhooks
+from sandbox.webhooks import Webhooks, delete_message, edit_message
 from sandbox.world import Guild
 
 JSON = dict[str, Any]
@@ -424,23 +424,11 @@ class HttpApi:
 
     async def patch_channel_message(self, request: web.Request) -> web.Response:
         """Edit one of the bot's messages."""
-        message = self._channel_message(request)
-        body = body_of(request)
-        data = body.object()
-        errors = FormErrors()
-        check_message(data, errors)
-        if errors:
-            raise ApiError.invalid_form(errors)
-        self.state.edit_message(message, data, body.files)
-        self.state.message_changed(message, None)
-        return json_response(self.state.message_payload(message))
+        return edit_message(self.state, self._channel_message(request), body_of(request), None)
 
     async def delete_channel_message(self, request: web.Request) -> web.Response:
         """Delete one message."""
-        message = self._channel_message(request)
-        message.deleted = True
-        self.state.message_changed(message, None)
-        return web.Response(status=204)
+        return delete_message(self.state, self._channel_message(request), None)
 
     async def get_member(self, request: web.Request) -> web.Response:
         """A guild member."""

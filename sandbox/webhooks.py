@@ -265,20 +265,30 @@ class Webhooks:
         """Edit the original response (the clicked message after a deferred update) or a follow-up."""
         interaction = self._interaction(request)
         message = self._message(request, interaction)
-        body = self.body_of(request)
-        data = body.object()
-        errors = FormErrors()
-        check_message(data, errors)
-        if errors:
-            raise ApiError.invalid_form(errors)
-        self.state.edit_message(message, data, body.files)
-        self.state.message_changed(message, interaction)
-        return json_response(self.state.message_payload(message))
+        return edit_message(self.state, message, self.body_of(request), interaction)
 
     async def delete_message(self, request: web.Request) -> web.Response:
         """Delete the original response or a follow-up."""
         interaction = self._interaction(request)
-        message = self._message(request, interaction)
-        message.deleted = True
-        self.state.message_changed(message, interaction)
-        return web.Response(status=204)
+        return delete_message(self.state, self._message(request, interaction), interaction)
+
+
+def edit_message(
+    state: State, message: Message, body: Body, via: Interaction | None
+) -> web.Response:
+    """Check an edit as Discord would, apply it, and wake whoever shows the message."""
+    data = body.object()
+    errors = FormErrors()
+    check_message(data, errors)
+    if errors:
+        raise ApiError.invalid_form(errors)
+    state.edit_message(message, data, body.files)
+    state.message_changed(message, via)
+    return json_response(state.message_payload(message))
+
+
+def delete_message(state: State, message: Message, via: Interaction | None) -> web.Response:
+    """Delete a message and wake whoever shows it."""
+    message.deleted = True
+    state.message_changed(message, via)
+    return web.Response(status=204)

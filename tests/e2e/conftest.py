@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.db.migrate import upgrade
 from sandbox import Emulator
+from tests.support import assert_no_leaked_tasks
 
 _NOT_COUNTED = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|PRAGMA|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 
@@ -99,21 +100,7 @@ async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
     async with Emulator(**settings) as emu:
         yield emu
         assert emu.internal_errors == [], "the emulator itself failed"
-    await _no_leaked_tasks(before)
-
-
-async def _no_leaked_tasks(before: set[asyncio.Task[Any]]) -> None:
-    """Every task the bot or the emulator started has ended (waits briefly for stragglers)."""
-    current = asyncio.current_task()
-    leaked: list[asyncio.Task[Any]] = []
-    for _ in range(100):
-        leaked = [
-            t for t in asyncio.all_tasks() if t not in before and t is not current and not t.done()
-        ]
-        if not leaked:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"tasks left running after teardown: {leaked}")
+    await assert_no_leaked_tasks(before)
 
 
 @pytest.fixture

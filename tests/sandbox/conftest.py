@@ -18,6 +18,7 @@ import pytest
 
 from sandbox import Emulator
 from tests.sandbox.sandbox_testbot import BotFactory, SandboxBot
+from tests.support import assert_no_leaked_tasks
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -42,20 +43,7 @@ async def emu(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
         assert emulator.internal_errors == []
     assert base == discord.http.Route.BASE
     assert gateway == discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    await _no_leaked_tasks(before)
-
-
-async def _no_leaked_tasks(before: set[asyncio.Task[Any]]) -> None:
-    current = asyncio.current_task()
-    leaked: list[asyncio.Task[Any]] = []
-    for _ in range(100):
-        leaked = [
-            t for t in asyncio.all_tasks() if t not in before and t is not current and not t.done()
-        ]
-        if not leaked:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"tasks left running after teardown: {leaked}")
+    await assert_no_leaked_tasks(before)
 
 
 @pytest.fixture
