@@ -39,7 +39,7 @@ PostOption = app_commands.Range[str, 1, 100]
 NEWER = "n"
 OLDER = "o"
 PAGE_TEMPLATE = re.compile(
-    r"myposts:(?P<owner>\d{1,20}):(?P<direction>[no]):(?P<cursor>\d{1,20}):(?P<page>\d{1,7})"
+    r"myposts:(?P<owner>\d{1,20}):(?P<direction>[no]):(?P<cursor>\d{1,19}):(?P<page>\d{1,7})"
 )
 
 
@@ -54,9 +54,12 @@ def cooldown_key(interaction: discord.Interaction[Any]) -> tuple[int | None, int
     return (interaction.guild_id, interaction.user.id)
 
 
+ID_MAX = 2**63 - 1  # the database's 64-bit ids; anything larger cannot be a post
+
+
 def parse_post_id(value: str) -> int:
     text = value.strip().removeprefix("#")
-    if not text.isdigit() or len(text) > 19:
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= ID_MAX:
         raise InvalidInput(
             "post", "Pick one of your posts from the list, or type its number (like 42)."
         )
@@ -90,9 +93,9 @@ class PageButton(OwnedDynamicItem[discord.ui.Button[Any]], template=PAGE_TEMPLAT
         match: re.Match[str],
         /,
     ) -> PageButton:
-        return cls(
-            int(match["owner"]), match["direction"], int(match["cursor"]), int(match["page"])
-        )
+        # Our own custom_ids never exceed a 64-bit id; a forged one is clamped, not trusted.
+        cursor = min(int(match["cursor"]), ID_MAX)
+        return cls(int(match["owner"]), match["direction"], cursor, int(match["page"]))
 
     async def on_press(self, interaction: discord.Interaction[Any]) -> None:
         guild_id = guild_id_of(interaction)

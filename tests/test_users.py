@@ -75,6 +75,7 @@ async def test_second_registration_is_refused_by_the_constraint(db: Database) ->
         ("tab\there", 30, "name"),
         ("bell\x07", 30, "name"),
         ("sep\u2028arator", 30, "name"),
+        ("\u200b\u200d\u0301", 30, "name"),
         ("Ann", 12, "age"),
         ("Ann", 121, "age"),
     ],

@@ -25,6 +25,11 @@ def _has_forbidden(text: str, *, allow: frozenset[str] = frozenset()) -> bool:
     return any(ch not in allow and unicodedata.category(ch) in _FORBIDDEN_ONE_LINE for ch in text)
 
 
+def _has_visible(text: str) -> bool:
+    # Letters, numbers, punctuation or symbols; zero-width and combining marks alone show nothing.
+    return any(unicodedata.category(ch)[0] in "LNPS" for ch in text)
+
+
 def _one_line(field: str, label: str, value: str, maximum: int) -> str:
     if not isinstance(value, str):
         raise InvalidInput(field, f"The {label} must be text.")
@@ -37,6 +42,8 @@ def _one_line(field: str, label: str, value: str, maximum: int) -> str:
         )
     if _has_forbidden(cleaned):
         raise InvalidInput(field, f"The {label} must be a single line without control characters.")
+    if not _has_visible(cleaned):
+        raise InvalidInput(field, f"The {label} must contain something visible.")
     return cleaned
 
 

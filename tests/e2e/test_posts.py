@@ -231,7 +231,9 @@ async def test_deletepost_cannot_touch_others_posts(bulletin: Bulletin, emulator
     assert "You have no post" in (await alice.run("/deletepost", post=bobs.value)).text
     assert "You have no post" in (await alice_beta.run("/deletepost", post=bobs.value)).text
     assert await count_posts(bulletin.db, emulator.guild().id, bob.user.id) == 1
-    assert "Pick one of your posts" in (await alice.run("/deletepost", post="hello")).text
+    for nonsense in ("hello", "99999999999999999999", "9223372036854775808", "0", "٣"):
+        reply = await alice.run("/deletepost", post=nonsense)
+        assert "Pick one of your posts" in reply.text, nonsense
 
 
 async def test_autocomplete_lists_filters_and_limits(
