@@ -38,9 +38,9 @@ class BotProcess:
             sys.executable, "-m", "bot", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
         )
 
-    async def stop(self) -> int:
+    async def stop(self, how: signal.Signals = signal.SIGTERM) -> int:
         assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(how)
         _, err = await asyncio.wait_for(self.process.communicate(), timeout=30)
         self.stderr = err.decode()
         assert self.process.returncode is not None
@@ -84,3 +84,18 @@ async def test_the_bot_process_serves_keeps_data_and_stops_cleanly(
     assert "Running upgrade" in first.stderr
     assert "Synced 8 command(s)" in first.stderr
     assert "Commands unchanged since the last sync" in second.stderr
+
+
+async def test_ctrl_c_stops_the_bot_cleanly(emulator: Emulator, empty_database_url: str) -> None:
+    bot = BotProcess(emulator, empty_database_url)
+    await bot.start()
+    try:
+        await emulator.wait_until_ready(sessions=1, timeout=30)
+        assert (
+            "Welcome" in (await emulator.member("bob").run("/register", name="Bo", age=20)).content
+        )
+    finally:
+        status = await bot.stop(signal.SIGINT)
+    assert status == 0, bot.stderr
+    assert "Traceback" not in bot.stderr
+    assert "Stopping on a signal" in bot.stderr
