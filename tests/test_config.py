@@ -13,8 +13,8 @@ import pytest
 from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_settings, read_environment
 
 ROOT = Path(__file__).resolve().parent.parent
-# Shaped like a real token (three dot-separated parts) but made up.
-TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+# Made up, in the three dot-separated parts a token has (not shaped like a real one).
+TOKEN = "fake-bot-token-for-tests.not-real.abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def test_defaults() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from bot.log import REDACTED, RedactingFilter, setup_logging
 
-BOT_TOKEN = "MTAxMDEwMTAxMDEwMTAxMDEw.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+BOT_TOKEN = "fake-bot-token-for-tests.not-real.abcdefghijklmnopqrstuvwxyz0123456789"
 INTERACTION_TOKEN = "aW50ZXJhY3Rpb246" + base64.urlsafe_b64encode(
     b":1234567890123456789:" + b"x" * 90
 ).decode().rstrip("=")
