@@ -69,3 +69,13 @@ def test_cogs_never_build_sql() -> None:
         if any(m.split(".")[0] == "sqlalchemy" for m in _imported_modules(path))
     ]
     assert offenders == []
+
+
+def test_the_emulator_knows_discord_not_the_bot() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            m for m in _imported_modules(path) if m.split(".")[0] in ("bot", "cogs")
+        )
+        for path in _python_files(ROOT / "sandbox")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
