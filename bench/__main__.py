@@ -1,7 +1,7 @@
-"""``python -m bench``: see ``bench.stack``."""
+"""``python -m bench``: see ``bench.cli``."""
 
 import sys
 
-from bench.stack import main
+from bench.cli import main
 
 sys.exit(main())

@@ -6,32 +6,17 @@ time (p50, p99), and the throughput with 50 members acting at once. Beside each,
 figures for /about, which touches no database, measured in the same run: the ratios say what
 the database and the command's own work cost on top of Discord round trips.
 
-Runs on SQLite, and on PostgreSQL too when a server answers at 127.0.0.1:5432. Prints a table
-and writes ``bench/results.json``.
+``bench.cli`` runs it on SQLite, and on PostgreSQL when a server answers.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import json
-import logging
-import os
-import platform
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
-import asyncpg
-
+from bench.databases import temporary_database
 from bot.client import Bulletin
 from bot.config import Settings
 from bot.db import Database
@@ -39,9 +24,6 @@ from bot.db.migrate import upgrade
 from sandbox import Emulator, MemberDriver, Reply
 from sandbox.world import GuildMember, User
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results.json"
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 BASELINE = "/about"
 COMMANDS = ("/register", "/post", "/profile", "/myposts")
 CONCURRENCY = 50
@@ -132,43 +114,11 @@ async def _measure(
     )
 
 
-@contextlib.asynccontextmanager
-async def _database(backend: str) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite+aiosqlite:///{folder}/bench.db"
-        return
-    name = f"bulletin_bench_{os.getpid()}"
-    admin = await asyncpg.connect(PG_SERVER)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin = await asyncpg.connect(PG_SERVER)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
-async def _postgres_answers() -> bool:
-    try:
-        connection = await asyncpg.connect(PG_SERVER, timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
-    await connection.close()
-    return True
-
-
 async def bench_backend(backend: str, sequential: int, rounds: int) -> Run:
     members_needed = sequential + rounds * CONCURRENCY
     async with (
         Emulator(quiet_period=0.002, answer_timeout=30) as emulator,
-        _database(backend) as url,
+        temporary_database(backend) as url,
     ):
         members = _add_members(emulator, members_needed)
         settings = Settings(token=emulator.token, database_url=url, post_cooldown_seconds=0)
@@ -199,34 +149,8 @@ async def bench_backend(backend: str, sequential: int, rounds: int) -> Run:
             await runner
 
 
-def _machine() -> dict[str, Any]:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": commit,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu": model or platform.processor(),
-        "cores": os.cpu_count(),
-    }
-
-
-def _table(runs: list[Run]) -> str:
+def stack_table(runs: list[Run]) -> str:
+    """The stack figures as a text table."""
     lines = [
         f"{'backend':<11}{'command':<11}{'p50 ms':>8}{'p99 ms':>8}{'req/s @50':>11}"
         f"{'p50 ×':>8}{'p99 ×':>8}{'req/s ×':>9}",
@@ -240,36 +164,3 @@ def _table(runs: list[Run]) -> str:
             )
     lines.append(f"(× = ratio to {BASELINE}, which touches no database, measured in the same run)")
     return "\n".join(lines)
-
-
-async def run_all(sequential: int, rounds: int, backends: list[str]) -> list[Run]:
-    runs = []
-    for backend in backends:
-        if backend == "postgresql" and not await _postgres_answers():
-            sys.stdout.write("PostgreSQL does not answer at 127.0.0.1:5432: skipped.\n")
-            continue
-        started = time.perf_counter()
-        runs.append(await bench_backend(backend, sequential, rounds))
-        sys.stdout.write(f"{backend}: measured in {time.perf_counter() - started:.1f} s\n")
-    return runs
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--sequential", type=int, default=200, help="one-at-a-time samples")
-    parser.add_argument("--rounds", type=int, default=6, help="rounds of 50 concurrent members")
-    parser.add_argument(
-        "--backend", action="append", choices=("sqlite", "postgresql"), help="default: both"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("discord").setLevel(logging.ERROR)
-    runs = asyncio.run(
-        run_all(args.sequential, args.rounds, args.backend or ["sqlite", "postgresql"])
-    )
-    sys.stdout.write(_table(runs) + "\n")
-    RESULTS.write_text(
-        json.dumps({"machine": _machine(), "runs": [asdict(r) for r in runs]}, indent=2) + "\n"
-    )
-    sys.stdout.write(f"Written to {RESULTS.relative_to(ROOT)}\n")
-    return 0
