@@ -248,12 +248,18 @@ class Gateway:
         else:
             await self._close(connection, UNKNOWN_OPCODE, "Unknown opcode.")
 
-    async def _identify(self, connection: Connection, data: JSON) -> None:
+    async def _authenticate(self, connection: Connection, data: JSON) -> bool:
+        """IDENTIFY and RESUME alike: a connection authenticates once, with the bot's token."""
         if connection.session is not None:
             await self._close(connection, ALREADY_AUTHENTICATED, "Already authenticated.")
-            return
+            return False
         if data.get("token") != self.state.world.token:
             await self._close(connection, AUTHENTICATION_FAILED, "Authentication failed.")
+            return False
+        return True
+
+    async def _identify(self, connection: Connection, data: JSON) -> None:
+        if not await self._authenticate(connection, data):
             return
         shard = data.get("shard") or [0, 1]
         if (
@@ -308,11 +314,7 @@ class Gateway:
         self._notify()
 
     async def _resume(self, connection: Connection, data: JSON) -> None:
-        if connection.session is not None:
-            await self._close(connection, ALREADY_AUTHENTICATED, "Already authenticated.")
-            return
-        if data.get("token") != self.state.world.token:
-            await self._close(connection, AUTHENTICATION_FAILED, "Authentication failed.")
+        if not await self._authenticate(connection, data):
             return
         session = self.sessions.get(str(data.get("session_id")))
         try:

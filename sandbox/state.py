@@ -154,6 +154,26 @@ class State:
         """A message as Discord would return it."""
         return message.payload(self.resolve_user)
 
+    def interaction_message(
+        self,
+        interaction: Interaction,
+        body: JSON,
+        files: list[UploadedFile],
+        *,
+        message_type: int,
+        loading: bool = False,
+    ) -> Message:
+        """A new message answering an interaction, in the channel it came from."""
+        return self.create_message(
+            channel_id=interaction.channel_id,
+            guild_id=interaction.guild_id,
+            body=body,
+            files=files,
+            interaction=interaction,
+            message_type=message_type,
+            loading=loading,
+        )
+
     def create_message(
         self,
         *,

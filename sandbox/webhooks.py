@@ -127,21 +127,12 @@ class Webhooks:
         message: Message | None = None
         kind = CHAT_INPUT_COMMAND if interaction.type == APPLICATION_COMMAND else DEFAULT
         if callback_type == CHANNEL_MESSAGE:
-            message = state.create_message(
-                channel_id=interaction.channel_id,
-                guild_id=interaction.guild_id,
-                body=data,
-                files=body.files,
-                interaction=interaction,
-                message_type=kind,
-            )
+            message = state.interaction_message(interaction, data, body.files, message_type=kind)
         elif callback_type == DEFERRED_CHANNEL_MESSAGE:
-            message = state.create_message(
-                channel_id=interaction.channel_id,
-                guild_id=interaction.guild_id,
-                body={"flags": int(data.get("flags") or 0) & EPHEMERAL},
-                files=[],
-                interaction=interaction,
+            message = state.interaction_message(
+                interaction,
+                {"flags": int(data.get("flags") or 0) & EPHEMERAL},
+                [],
                 message_type=kind,
                 loading=True,
             )
@@ -242,14 +233,7 @@ class Webhooks:
                 interaction.ephemeral_followup_ignored = True
             message = original
         else:
-            message = state.create_message(
-                channel_id=interaction.channel_id,
-                guild_id=interaction.guild_id,
-                body=data,
-                files=body.files,
-                interaction=interaction,
-                message_type=DEFAULT,
-            )
+            message = state.interaction_message(interaction, data, body.files, message_type=DEFAULT)
             interaction.followup_ids.append(message.id)
         state.message_changed(message, interaction)
         if truthy(request.query.get("wait")):
