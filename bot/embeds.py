@@ -1,9 +1,8 @@
 """Embeds built from the models' ``to_dict()``, and the one way member text enters them.
 
-Every piece of text a member typed passes ``member_text``: markdown is escaped first, then the
-result is cut to the field's limit without splitting an escape (escaping can double a text:
-256 ``*`` become 512 characters, and a cut between ``\\`` and ``*`` would leave a stray
-backslash that swallows the ellipsis).
+Every piece of text a member typed passes ``bot.display.display_text`` (through ``member_text``
+for fields that render markdown): controls removed, markdown, links and mentions made inert,
+then clipped to the field's limit.
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ from typing import Any
 
 import discord
 
+from bot.display import display_text
+
 # Discord's limits for embeds (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -22,7 +23,6 @@ FIELD_VALUE_LIMIT = 1024
 FOOTER_LIMIT = 2048
 AUTHOR_LIMIT = 256
 CHOICE_NAME_LIMIT = 100
-ELLIPSIS = "…"
 
 PROFILE_COLOUR = discord.Colour.blurple()
 POST_COLOUR = discord.Colour.green()
@@ -31,23 +31,9 @@ EXCERPT_LENGTH = 200
 POSTS_PER_PAGE = 5
 
 
-def clip(text: str, limit: int) -> str:
-    """Cut plain text to ``limit`` characters, marking the cut with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    return text[: limit - len(ELLIPSIS)] + ELLIPSIS
-
-
-def member_text(text: str, limit: int) -> str:
+def member_text(text: str, limit: int, *, multiline: bool = False) -> str:
     """Text a member typed, safe to show in an embed field of at most ``limit`` characters."""
-    escaped = discord.utils.escape_markdown(text)
-    if len(escaped) <= limit:
-        return escaped
-    cut = escaped[: limit - len(ELLIPSIS)]
-    # An odd run of trailing backslashes ends in a half escape: drop its backslash.
-    if (len(cut) - len(cut.rstrip("\\"))) % 2 == 1:
-        cut = cut[:-1]
-    return cut + ELLIPSIS
+    return display_text(text, limit, multiline=multiline)
 
 
 def discord_time(iso: str, style: str = "R") -> str:
@@ -81,11 +67,14 @@ def profile_embed(
 def post_embed(post: Mapping[str, Any], *, author_name: str) -> discord.Embed:
     embed = discord.Embed(
         title=post_heading(post, TITLE_LIMIT),
-        description=member_text(post["body"], DESCRIPTION_LIMIT) if post["body"] else None,
+        description=member_text(post["body"], DESCRIPTION_LIMIT, multiline=True)
+        if post["body"]
+        else None,
         colour=POST_COLOUR,
         timestamp=datetime.fromisoformat(post["created_at"]),
     )
-    embed.set_author(name=clip(author_name, AUTHOR_LIMIT))
+    # An author name is shown as plain text: nothing to escape, but bidi controls still mislead.
+    embed.set_author(name=display_text(author_name, AUTHOR_LIMIT, markdown=False))
     embed.set_footer(text=f"Post #{post['id']}")
     return embed
 
@@ -103,8 +92,7 @@ def posts_page_embed(
         excerpt = one_line(post["body"] or "") or "(no body)"
         embed.add_field(
             name=post_heading(post, FIELD_NAME_LIMIT),
-            value=member_text(clip(excerpt, EXCERPT_LENGTH), FIELD_VALUE_LIMIT)
-            + f"\n{discord_time(post['created_at'])}",
+            value=member_text(excerpt, EXCERPT_LENGTH) + f"\n{discord_time(post['created_at'])}",
             inline=False,
         )
     embed.set_footer(text=f"Page {page} of {pages} · {total} post{'s' if total != 1 else ''}")

@@ -18,11 +18,11 @@ from discord.ext import commands
 from bot.client import Bulletin
 from bot.context import guild_id_of
 from bot.db import posts, users
+from bot.display import display_text
 from bot.embeds import (
     CHOICE_NAME_LIMIT,
     FIELD_VALUE_LIMIT,
     POSTS_PER_PAGE,
-    clip,
     member_text,
     post_embed,
     posts_page_embed,
@@ -64,6 +64,12 @@ def parse_post_id(value: str) -> int:
             "post", "Pick one of your posts from the list, or type its number (like 42)."
         )
     return int(text)
+
+
+def choice_name(post_id: int, title: str) -> str:
+    """``#id · title`` for the autocomplete list, which Discord shows as plain text."""
+    prefix = f"#{post_id} · "
+    return prefix + display_text(title, CHOICE_NAME_LIMIT - len(prefix), markdown=False)
 
 
 class PageButton(OwnedDynamicItem[discord.ui.Button[Any]], template=PAGE_TEMPLATE):
@@ -226,9 +232,7 @@ class Posts(commands.Cog):
             self.bot.db, interaction.guild_id, interaction.user.id, current
         )
         return [
-            app_commands.Choice(
-                name=clip(f"#{post_id} · {title}", CHOICE_NAME_LIMIT), value=str(post_id)
-            )
+            app_commands.Choice(name=choice_name(post_id, title), value=str(post_id))
             for post_id, title in found
         ]
 

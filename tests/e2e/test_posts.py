@@ -12,6 +12,7 @@ from bot.client import Bulletin
 from bot.db import posts as post_store
 from bot.db.posts import count_posts
 from sandbox import Emulator, MemberDriver, Reply
+from tests.discord_markdown import GREEDY_URLS, STRICT_URLS, live_markup, unescaped
 from tests.e2e.conftest import BotRunner
 
 
@@ -103,6 +104,37 @@ async def test_mentions_in_posts_do_not_ping(bulletin: Bulletin, emulator: Emula
     reply = await alice.run("/post", title="@everyone look", body=f"{bob.mention} and @here")
     assert "@everyone" in reply.embeds[0]["title"]
     # The runner fixture asserts after the test that no message could ping.
+
+
+def _inert(text: str) -> bool:
+    return live_markup(text, GREEDY_URLS) == live_markup(text, STRICT_URLS) == []
+
+
+async def test_masked_links_mentions_and_direction_overrides_show_inert(
+    bulletin: Bulletin, emulator: Emulator
+) -> None:
+    """Issue 9: escape_markdown left the second masked link of a line clickable."""
+    alice = await _registered(emulator)
+    emulator.world.user("alice").global_name = "Alice\u202e\u2066"
+    title = "invoice\u202egpj.exe ## <@&1>"
+    body = "[docs](https://a.example) [Claim Nitro](https://evil.example)\n> quoted @here"
+    reply = await alice.run("/post", title=title, body=body)
+    (embed,) = reply.embeds
+    assert _inert(embed["description"])
+    assert unescaped(embed["description"]) == body
+    assert "https://evil.example)" in embed["description"]  # plain URLs stay clickable
+    assert _inert(embed["title"])
+    assert unescaped(embed["title"]).endswith(" · invoicegpj.exe ## <@&1>")
+    assert embed["author"]["name"] == "Alice"
+    (stored,) = await post_store.get_user_posts(bulletin.db, emulator.guild().id, alice.user.id)
+    assert (stored.title, stored.body) == (title, body)  # stored as typed
+    (choice,) = await alice.autocomplete("/deletepost", "post", "")
+    assert choice.name == f"#{stored.id} · invoicegpj.exe ## <@&1>"  # plain text: not escaped
+    (field,) = (await alice.run("/myposts")).embeds[0]["fields"]
+    assert _inert(field["name"])
+    excerpt, when = field["value"].split("\n")
+    assert _inert(excerpt)
+    assert when.startswith("<t:")  # the bot's own timestamp tag, the one live thing
 
 
 async def test_post_cooldown_is_per_member_and_guild(runner: BotRunner, emulator: Emulator) -> None:

@@ -12,6 +12,7 @@ from bot.client import Bulletin
 from bot.db import users
 from bot.db.users import get_user_or_none
 from sandbox import Emulator, OptionError
+from tests.discord_markdown import live_markup, unescaped
 from tests.e2e.conftest import BotRunner, counting_statements
 
 
@@ -105,8 +106,14 @@ async def test_mentions_and_markdown_in_names_neither_ping_nor_format(
 ) -> None:
     alice = emulator.member("alice")
     role_id = emulator.guild().roles[-1].id
-    reply = await alice.run("/register", name=f"@everyone <@&{role_id}>", age=30)
-    assert reply.embeds[0]["title"] == f"@everyone <@&{role_id}>"
+    name = f"@everyone<@&{role_id}>\u202e"
+    reply = await alice.run("/register", name=name, age=30)
+    title = reply.embeds[0]["title"]
+    assert live_markup(title) == []  # shown as typed: no mention drawn
+    assert unescaped(title) == f"@everyone<@&{role_id}>"  # less the right-to-left override
+    stored = await get_user_or_none(bulletin.db, emulator.guild().id, alice.user.id)
+    assert stored is not None
+    assert stored.name == name  # stored as typed, cleaned only for display
     stars = await emulator.member("bob").run("/register", name="*" * 32, age=30)
     assert stars.embeds[0]["title"] == "\\*" * 32  # escaped: shown as stars, not bold
 
