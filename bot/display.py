@@ -31,6 +31,8 @@ import re
 import unicodedata
 
 ELLIPSIS = "…"
+# A value quoted inside a sentence (an error naming what the member picked).
+QUOTE_LIMIT = 100
 ZERO_WIDTH_SPACE = "\u200b"
 
 # Unicode's Bidi_Control property: ALM, LRM, RLM, the embeddings and overrides (LRE…RLO), and

@@ -22,6 +22,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.display import QUOTE_LIMIT, display_text
 from bot.errors import BulletinError
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,14 @@ def explain(error: Exception) -> str | None:  # noqa: PLR0911 - one case per err
     if isinstance(error, app_commands.CheckFailure):
         return "You can't use this command here."
     if isinstance(error, app_commands.TransformerError):
-        return f"{error.value!r} is not a valid value for that option."
+        # Quote what the member picked through the text function, never as a Python repr.
+        if isinstance(error.value, discord.abc.User):
+            name = display_text(error.value.display_name, QUOTE_LIMIT)
+            return f"{name} is not a member of this server."
+        if isinstance(error.value, str | int | float):
+            value = display_text(str(error.value), QUOTE_LIMIT)
+            return f"{value} is not a valid value for that option."
+        return "That is not a valid value for that option."
     if isinstance(error, (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)):
         return "This command has changed since your app last saw it. Please try again in a minute."
     return None

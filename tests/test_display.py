@@ -13,11 +13,13 @@ from pathlib import Path
 
 import discord
 import pytest
+from discord import app_commands
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.display import ELLIPSIS, ZERO_WIDTH_SPACE, display_text
+from bot.display import ELLIPSIS, QUOTE_LIMIT, ZERO_WIDTH_SPACE, display_text
 from bot.embeds import DESCRIPTION_LIMIT, TITLE_LIMIT, member_text
+from bot.reporting import explain
 from tests.discord_markdown import GREEDY_URLS, STRICT_URLS, live_markup, unescaped
 
 HOSTILE_BODY = "[docs](https://a.example) [Claim Nitro](https://evil.example)"
@@ -230,6 +232,38 @@ def test_clipping_keeps_every_escape_whole() -> None:
 def test_plain_fields_are_cleaned_and_clipped_but_not_escaped() -> None:
     assert display_text("**Ann**\u202e @everyone", 100, markdown=False) == "**Ann** @everyone"
     assert display_text("x" * 300, 100, markdown=False) == "x" * 99 + ELLIPSIS
+
+
+# --- Error messages quote values through it -------------------------------------------------
+
+
+class _AnyValue(app_commands.Transformer[discord.Client]):
+    async def transform(
+        self, interaction: discord.Interaction[discord.Client], value: object
+    ) -> object:
+        return value
+
+
+def _refused(value: object) -> str:
+    error = app_commands.TransformerError(value, discord.AppCommandOptionType.string, _AnyValue())
+    sentence = explain(error)
+    assert sentence is not None
+    return sentence
+
+
+def test_a_refused_value_is_quoted_inert_and_clipped() -> None:
+    typed = "[Claim Nitro](https://evil.example) @everyone\u202e" + "x" * 5000
+    sentence = _refused(typed)
+    assert sentence.endswith(f"{ELLIPSIS} is not a valid value for that option.")
+    quoted = sentence.removesuffix(" is not a valid value for that option.")
+    assert len(quoted) <= QUOTE_LIMIT
+    assert live(sentence) == []
+    assert "'" not in sentence  # no repr quotes
+    assert seen(quoted).startswith("[Claim Nitro](https://evil.example) @everyonexxx")
+
+
+def test_a_refused_object_is_never_shown_as_a_repr() -> None:
+    assert _refused(object()) == "That is not a valid value for that option."
 
 
 # --- Properties over any text ---------------------------------------------------------------

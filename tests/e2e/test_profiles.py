@@ -134,6 +134,25 @@ async def test_profile_of_self_and_of_another_member(
     assert _field(seen_by_bob.embeds[0], "Posts") == "1"
 
 
+async def test_profile_of_someone_not_in_the_server_names_them_readably(
+    bulletin: Bulletin, emulator: Emulator
+) -> None:
+    """Issue 9: the member saw "<User id=… name=… global_name=…> is not a valid value…"."""
+    erin = emulator.world.user("erin")  # a member of beta, not of alpha
+    erin.global_name = "[Claim Nitro](https://evil.example) @everyone\u202e " + "x" * 5000
+    reply = await emulator.member("alice").run("/profile", member=erin.id)
+    assert reply.ephemeral
+    (embed,) = reply.embeds
+    description = embed["description"]
+    assert "<User" not in description
+    assert "id=" not in description
+    assert live_markup(description) == []
+    assert unescaped(description).startswith("[Claim Nitro](https://evil.example) @everyone xxx")
+    assert description.endswith("… is not a member of this server.")
+    assert len(description) < 200
+    # The runner checks afterwards that Discord would have accepted the reply.
+
+
 async def test_profile_without_registration(bulletin: Bulletin, emulator: Emulator) -> None:
     alice, bob = emulator.member("alice"), emulator.member("bob")
     mine = await alice.run("/profile")
