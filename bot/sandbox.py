@@ -198,9 +198,8 @@ def _log_to(path: Path, level: int, secrets: Iterable[str]) -> Iterator[IO[str]]
     """Send all logging (and warnings) to ``path`` through the bot's redacting handler."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as stream:
-        handler = setup_logging(level, secrets=secrets, stream=stream)
         # discord.py picks colour codes inside Docker even for a file; a log file wants text.
-        handler.setFormatter(LOG_FORMAT)
+        handler = setup_logging(level, secrets=secrets, stream=stream, formatter=LOG_FORMAT)
         logging.captureWarnings(True)
         try:
             yield stream
