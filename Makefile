@@ -56,4 +56,4 @@ bench: $(STAMP) ## full-stack latency and throughput, as ratios to a no-database
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean: ## remove .venv and caches (not data/)
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -29,6 +29,7 @@ from bot.db import Database
 from bot.db.command_syncs import GLOBAL_SCOPE, record_sync
 from bot.db.migrate import current_revision, upgrade
 from bot.log import setup_logging
+from bot.parsing import NumberError, parse_snowflake
 from bot.sync import diff_commands, fingerprint, local_payload
 
 log = logging.getLogger("bot")
@@ -44,9 +45,11 @@ def _say(text: str) -> None:
 
 
 def _snowflake(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 2**63:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a Discord id")
-    return int(text)
+    try:
+        return parse_snowflake(text)
+    except NumberError:
+        shown = text if len(text) <= 30 else text[:30] + "…"
+        raise argparse.ArgumentTypeError(f"{shown!r} is not a Discord id") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
