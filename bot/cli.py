@@ -18,6 +18,7 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+import aiohttp
 import discord
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -124,6 +125,13 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
+def _discord_api(settings: Settings) -> str:
+    """Where the bot sends its HTTP API calls, and which setting said so."""
+    if settings.api_base_url is None:
+        return discord.http.Route.BASE
+    return f"{settings.api_base_url} (DISCORD_API_BASE_URL)"
+
+
 def _execute(work: Coroutine[Any, Any, int], settings: Settings) -> int:
     """Run a command to completion, turning the failures an operator can fix into one line."""
     try:
@@ -131,6 +139,11 @@ def _execute(work: Coroutine[Any, Any, int], settings: Settings) -> int:
     except discord.LoginFailure:
         log.error("Discord rejected DISCORD_TOKEN (401 Unauthorized): check the token in .env")
         return EXIT_CONFIG
+    except aiohttp.ClientError as error:
+        # Before the OSError below: aiohttp's connection errors are OSErrors too, and this one
+        # is about Discord (or DISCORD_API_BASE_URL), not the database.
+        log.error("Cannot reach Discord at %s: %s", _discord_api(settings), _first_line(error))
+        return EXIT_FAILURE
     except (SQLAlchemyError, OSError) as error:
         log.error(
             "Database error at %s: %s",

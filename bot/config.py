@@ -205,7 +205,13 @@ def _endpoint(name: str, raw: str | None, schemes: tuple[str, ...]) -> str | Non
     scheme, sep, rest = raw.partition("://")
     if not sep or scheme not in schemes or not rest or any(ch.isspace() for ch in raw):
         raise ConfigError(name, f"must be a {' or '.join(schemes)} URL, not {_shown(raw)}")
-    return raw.rstrip("/") if name == "DISCORD_API_BASE_URL" else raw
+    if name != "DISCORD_API_BASE_URL":
+        return raw
+    # discord.py sends the token in an Authorization header, and aiohttp refuses every
+    # request that has one and credentials in the URL as well.
+    if "@" in rest.partition("/")[0]:
+        raise ConfigError(name, "must not contain a user name or password (user:pass@)")
+    return raw.rstrip("/")
 
 
 def read_environment(env_file: str | Path | None = ".env") -> dict[str, str | None]:

@@ -4,6 +4,7 @@ shown; the command line's exit statuses."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,7 @@ def test_every_value_parsed() -> None:
         ({"POST_COOLDOWN_SECONDS": "-1"}, "POST_COOLDOWN_SECONDS"),
         ({"POST_COOLDOWN_SECONDS": "soon"}, "POST_COOLDOWN_SECONDS"),
         ({"DISCORD_API_BASE_URL": "ftp://x"}, "DISCORD_API_BASE_URL"),
+        ({"DISCORD_API_BASE_URL": "http://u:p@proxy/api/v10"}, "DISCORD_API_BASE_URL"),
         ({"DISCORD_GATEWAY_URL": "http://x/"}, "DISCORD_GATEWAY_URL"),
     ],
 )
@@ -197,6 +199,26 @@ def test_a_guild_option_that_is_no_id_is_refused_by_name(tmp_path: Path, value: 
         assert "Traceback" not in result.stderr
         assert result.stderr.strip().splitlines()[-1].endswith(" is not a Discord id")
         assert len(result.stderr) < 1000
+
+
+@pytest.mark.parametrize(
+    "command", [("run",), ("sync",), ("sync", "--clear-guild", "123456789012345678")]
+)
+def test_an_unreachable_discord_is_not_called_a_database_error(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # Bound but not listening: every connection to it is refused, and no one else can take it.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        api = f"http://127.0.0.1:{port}/api/v10"
+        result = _run_bot(*command, cwd=tmp_path, DISCORD_TOKEN=TOKEN, DISCORD_API_BASE_URL=api)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "Database error" not in result.stderr
+    assert f"Cannot reach Discord at {api} (DISCORD_API_BASE_URL): " in result.stderr
+    assert f"Cannot connect to host 127.0.0.1:{port}" in result.stderr
+    assert TOKEN not in result.stdout + result.stderr
 
 
 def test_help_describes_the_commands(tmp_path: Path) -> None:
