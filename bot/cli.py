@@ -3,7 +3,8 @@
 ``run`` (the default) migrates the database, starts the bot and stops cleanly on SIGTERM or
 SIGINT with exit status 0. ``migrate`` only upgrades the schema. ``sync`` shows how the local
 commands differ from Discord's and uploads them. ``sandbox`` runs the bot against the local
-Discord emulator in a terminal chat (``bot/sandbox.py``). Only ``run`` and ``sync`` need
+Discord emulator in a terminal chat: its options are defined here, its program is
+``tools/sandbox_chat.py``, imported only when that command runs. Only ``run`` and ``sync`` need
 ``DISCORD_TOKEN``. A bad configuration value stops with one line naming it and status 2.
 """
 
@@ -23,7 +24,6 @@ import discord
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import __version__
-from bot import sandbox as sandbox_chat
 from bot.client import Bulletin, configure_endpoints
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import Database
@@ -38,6 +38,31 @@ log = logging.getLogger("bot")
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+
+SANDBOX_DESCRIPTION = """\
+Try Bulletin without a Discord account or token: the real bot, with all its cogs, runs
+against a local Discord emulator (guilds "alpha" and "beta"; members owner, admin,
+moderator, alice, bob, carol, dave in alpha) and you type slash commands as in Discord.
+
+  /register name:Ann age:30          a value runs to the next option name of that command
+  /post title:Hello there body:my first post
+  /post title:"a: b"                 quotes are optional
+  /profile member:@alice             members as @name (or name)
+  :as bob   :as mod                  act as another member
+  :guild beta                        switch server
+  :click Next                        press a button on the last reply
+  :complete /deletepost post:Hel     what Tab would offer (Tab works at the prompt)
+  :members  :commands  :help  :quit  (Ctrl-D and Ctrl-C leave too)
+
+With --script FILE (or - for stdin, or when stdin is not a terminal) the lines are run in
+order and echoed after the prompt; blank lines and # comments are skipped. A line that
+cannot run is explained and the script goes on; the exit status is then 1.
+
+The data is kept in data/sandbox.db between runs (--fresh starts over) and the log goes to
+data/sandbox.log. DISCORD_*, DEV_GUILD_ID, DATABASE_URL and SHARD_* from the environment or
+.env are ignored; the other settings (POST_COOLDOWN_SECONDS, CONFIRM_TIMEOUT_SECONDS,
+LOG_LEVEL, SQL_ECHO) apply.
+"""
 
 
 def _say(text: str) -> None:
@@ -95,7 +120,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="remove this guild's guild-scoped copies (the fix for commands shown twice)",
     )
-    sandbox_chat.add_parser(commands)
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="try the bot in a terminal chat against a local Discord (no token needed)",
+        description=SANDBOX_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sandbox.add_argument(
+        "--script",
+        metavar="FILE",
+        help="run the lines of FILE (- for stdin) instead of the interactive chat",
+    )
+    sandbox.add_argument(
+        "--fresh",
+        action="store_true",
+        help="delete the sandbox database first and start with no profiles or posts",
+    )
+    sandbox.add_argument(
+        "--database",
+        metavar="URL",
+        help="use this database instead of data/sandbox.db (e.g. postgresql://user@host/db)",
+    )
+    sandbox.add_argument(
+        "--as",
+        dest="member",
+        default="alice",
+        metavar="NAME",
+        help="the member you start as (default: alice)",
+    )
     return parser
 
 
@@ -103,7 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "run"
     if command == "sandbox":
-        # Its own settings, log file and exit statuses: nothing of the real set-up applies.
+        # Imported here and only here: the bot's runtime never loads the emulator, aiohttp's
+        # server or rich. Its own settings, log file and exit statuses apply, not the above.
+        from tools import sandbox_chat  # noqa: PLC0415
+
         return sandbox_chat.main(args)
     try:
         settings = load_settings(require_token=command in ("run", "sync"))
