@@ -276,6 +276,13 @@ async def sync(settings: Settings, *, guild_id: int | None, clear_guild_id: int 
             _say("Nothing to upload.")
         else:
             synced = await bot.tree.sync(guild=guild)
-            _say(f"Uploaded {len(synced)} command(s).")
+            if clear_guild_id is not None:
+                removed = len(diff.removed)
+                _say(
+                    f"Removed {removed} command{'s' if removed != 1 else ''} "
+                    f"from guild {clear_guild_id}."
+                )
+            else:
+                _say(f"Uploaded {len(synced)} command(s).")
         await record_sync(bot.db, app_id, scope, fingerprint(local))
     return EXIT_OK

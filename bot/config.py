@@ -84,6 +84,13 @@ def _check_token(raw: str | None) -> str:
             "DISCORD_TOKEN",
             "is not set: put the bot token from the Discord developer portal in .env",
         )
+    words = raw.split()
+    if len(words) > 1 and words[0].casefold() == "bot":
+        # Copied from an Authorization header; discord.py adds "Bot " itself.
+        raise ConfigError(
+            "DISCORD_TOKEN",
+            "is malformed: drop the 'Bot ' in front, the token is what follows it",
+        )
     if any(ch.isspace() for ch in raw):
         raise ConfigError("DISCORD_TOKEN", "is malformed: it contains whitespace")
     parts = raw.split(".")

@@ -108,6 +108,15 @@ def test_a_long_bad_value_is_shown_shortened() -> None:
     assert len(str(caught.value)) < 200
 
 
+@pytest.mark.parametrize("pasted", [f"Bot {TOKEN}", f"bot  {TOKEN}", f"Bot\t{TOKEN}"])
+def test_a_token_pasted_with_its_bot_prefix_says_to_drop_it(pasted: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"DISCORD_TOKEN": pasted})
+    assert str(caught.value) == (
+        "DISCORD_TOKEN is malformed: drop the 'Bot ' in front, the token is what follows it"
+    )
+
+
 def test_token_optional_when_not_required() -> None:
     assert load_settings({}, require_token=False).token is None
 
