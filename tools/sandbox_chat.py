@@ -180,13 +180,22 @@ def _lines(script: str | None) -> Iterable[str] | None:
     return Path(script).read_text(encoding="utf-8").splitlines()
 
 
-def _intro(chat: Chat, database: str) -> str:
+def describe_data(where: str, *, fresh: bool, sqlite: bool) -> str:
+    """The banner's words for the sandbox's database: where it is and what happens to it."""
+    if fresh:
+        return f"{where} (emptied by --fresh; kept from now on)"
+    if sqlite:
+        return f"{where} (kept between runs; --fresh starts over)"
+    return f"{where} (kept between runs)"
+
+
+def _intro(chat: Chat, data: str) -> str:
     guilds = ", ".join(g.key for g in chat.emulator.world.guilds)
     return (
         "Bulletin sandbox: the real bot on a local Discord (no token; nothing leaves this "
-        f"machine).\nServers: {guilds}. Data: {database} (kept; --fresh starts over). "
-        f"Log: {LOG_FILE}.\nYou are {chat.member_name} in {chat.guild_key}. Try "
-        "/register name:Ann age:30 — Tab completes, :help shows more, :quit leaves."
+        f"machine).\nServers: {guilds}. Data: {data}. Log: {LOG_FILE}.\n"
+        f"You are {chat.member_name} in {chat.guild_key}. Try /register name:Ann age:30 — "
+        "Tab completes, :help shows more, :quit leaves."
     )
 
 
@@ -209,8 +218,9 @@ def main(args: argparse.Namespace) -> int:
     world = default_world()
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        data = describe_data(where, fresh=args.fresh, sqlite=path is not None)
         with _log_to(LOG_FILE, settings.log_level_number, [world.token]):
-            return _run(settings, world, lines, args.member, where)
+            return _run(settings, world, lines, member=args.member, where=where, data=data)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -237,7 +247,13 @@ def _start(
 
 
 def _run(
-    settings: Settings, world: World, lines: Iterable[str] | None, member: str, where: str
+    settings: Settings,
+    world: World,
+    lines: Iterable[str] | None,
+    *,
+    member: str,
+    where: str,
+    data: str,
 ) -> int:
     console = _console()
     runner = LoopThread().start()
@@ -247,7 +263,7 @@ def _run(
         if isinstance(chat, int):
             return chat
         if lines is None:
-            console.print(_intro(chat, where), style="dim")
+            console.print(_intro(chat, data), style="dim")
             return run_interactive(chat, runner, history=HISTORY_FILE)
         return run_script(chat, runner, lines)
     except KeyboardInterrupt:
@@ -274,6 +290,7 @@ __all__ = [
     "DATABASE_FILE",
     "LOG_FILE",
     "SandboxBot",
+    "describe_data",
     "main",
     "remove_sqlite",
     "sandbox_environment",
