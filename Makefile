@@ -18,9 +18,11 @@ help: ## list the targets
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Bulletin needs Python 3.11 or newer; found " + sys.version.split()[0])'
+	@echo "Setting up $(VENV): installing the pinned requirements (about a minute the first time)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@echo "$(VENV) is ready."
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the pinned dependencies
