@@ -3,7 +3,8 @@
 ``run`` (the default) migrates the database, starts the bot and stops cleanly on SIGTERM or
 SIGINT with exit status 0. ``migrate`` only upgrades the schema. ``sync`` shows how the local
 commands differ from Discord's and uploads them. ``sandbox`` runs the bot against the local
-Discord emulator in a terminal chat (``bot/sandbox.py``). Only ``run`` and ``sync`` need
+Discord emulator in a terminal chat: its options are defined here, its program is
+``tools/sandbox_chat.py``, imported only when that command runs. Only ``run`` and ``sync`` need
 ``DISCORD_TOKEN``. A bad configuration value stops with one line naming it and status 2.
 """
 
@@ -18,17 +19,18 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+import aiohttp
 import discord
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import __version__
-from bot import sandbox as sandbox_chat
 from bot.client import Bulletin, configure_endpoints
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import Database
 from bot.db.command_syncs import GLOBAL_SCOPE, record_sync
 from bot.db.migrate import current_revision, upgrade
 from bot.log import setup_logging
+from bot.parsing import NumberError, parse_snowflake
 from bot.sync import diff_commands, fingerprint, local_payload
 
 log = logging.getLogger("bot")
@@ -37,6 +39,31 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 
+SANDBOX_DESCRIPTION = """\
+Try Bulletin without a Discord account or token: the real bot, with all its cogs, runs
+against a local Discord emulator (guilds "alpha" and "beta"; members owner, admin,
+moderator, alice, bob, carol, dave in alpha) and you type slash commands as in Discord.
+
+  /register name:Ann age:30          a value runs to the next option name of that command
+  /post title:Hello there body:my first post
+  /post title:"a: b"                 quotes are optional
+  /profile member:@alice             members as @name (or name)
+  :as bob   :as mod                  act as another member
+  :guild beta                        switch server
+  :click Next                        press a button on the last reply
+  :complete /deletepost post:Hel     what Tab would offer (Tab works at the prompt)
+  :members  :commands  :help  :quit  (Ctrl-D and Ctrl-C leave too)
+
+With --script FILE (or - for stdin, or when stdin is not a terminal) the lines are run in
+order and echoed after the prompt; blank lines and # comments are skipped. A line that
+cannot run is explained and the script goes on; the exit status is then 1.
+
+The data is kept in data/sandbox.db between runs (--fresh starts over) and the log goes to
+data/sandbox.log. DISCORD_*, DEV_GUILD_ID, DATABASE_URL and SHARD_* from the environment or
+.env are ignored; the other settings (POST_COOLDOWN_SECONDS, CONFIRM_TIMEOUT_SECONDS,
+LOG_LEVEL, SQL_ECHO) apply.
+"""
+
 
 def _say(text: str) -> None:
     sys.stdout.write(text + "\n")
@@ -44,9 +71,11 @@ def _say(text: str) -> None:
 
 
 def _snowflake(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 2**63:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a Discord id")
-    return int(text)
+    try:
+        return parse_snowflake(text)
+    except NumberError:
+        shown = text if len(text) <= 30 else text[:30] + "…"
+        raise argparse.ArgumentTypeError(f"{shown!r} is not a Discord id") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,7 +120,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="remove this guild's guild-scoped copies (the fix for commands shown twice)",
     )
-    sandbox_chat.add_parser(commands)
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="try the bot in a terminal chat against a local Discord (no token needed)",
+        description=SANDBOX_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sandbox.add_argument(
+        "--script",
+        metavar="FILE",
+        help="run the lines of FILE (- for stdin) instead of the interactive chat",
+    )
+    sandbox.add_argument(
+        "--fresh",
+        action="store_true",
+        help="delete the sandbox database first and start with no profiles or posts",
+    )
+    sandbox.add_argument(
+        "--database",
+        metavar="URL",
+        help="use this database instead of data/sandbox.db (e.g. postgresql://user@host/db)",
+    )
+    sandbox.add_argument(
+        "--as",
+        dest="member",
+        default="alice",
+        metavar="NAME",
+        help="the member you start as (default: alice)",
+    )
     return parser
 
 
@@ -99,7 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "run"
     if command == "sandbox":
-        # Its own settings, log file and exit statuses: nothing of the real set-up applies.
+        # Imported here and only here: the bot's runtime never loads the emulator, aiohttp's
+        # server or rich. Its own settings, log file and exit statuses apply, not the above.
+        from tools import sandbox_chat  # noqa: PLC0415
+
         return sandbox_chat.main(args)
     try:
         settings = load_settings(require_token=command in ("run", "sync"))
@@ -121,6 +180,13 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
+def _discord_api(settings: Settings) -> str:
+    """Where the bot sends its HTTP API calls, and which setting said so."""
+    if settings.api_base_url is None:
+        return discord.http.Route.BASE
+    return f"{settings.api_base_url} (DISCORD_API_BASE_URL)"
+
+
 def _execute(work: Coroutine[Any, Any, int], settings: Settings) -> int:
     """Run a command to completion, turning the failures an operator can fix into one line."""
     try:
@@ -128,6 +194,11 @@ def _execute(work: Coroutine[Any, Any, int], settings: Settings) -> int:
     except discord.LoginFailure:
         log.error("Discord rejected DISCORD_TOKEN (401 Unauthorized): check the token in .env")
         return EXIT_CONFIG
+    except aiohttp.ClientError as error:
+        # Before the OSError below: aiohttp's connection errors are OSErrors too, and this one
+        # is about Discord (or DISCORD_API_BASE_URL), not the database.
+        log.error("Cannot reach Discord at %s: %s", _discord_api(settings), _first_line(error))
+        return EXIT_FAILURE
     except (SQLAlchemyError, OSError) as error:
         log.error(
             "Database error at %s: %s",
@@ -205,6 +276,13 @@ async def sync(settings: Settings, *, guild_id: int | None, clear_guild_id: int 
             _say("Nothing to upload.")
         else:
             synced = await bot.tree.sync(guild=guild)
-            _say(f"Uploaded {len(synced)} command(s).")
+            if clear_guild_id is not None:
+                removed = len(diff.removed)
+                _say(
+                    f"Removed {removed} command{'s' if removed != 1 else ''} "
+                    f"from guild {clear_guild_id}."
+                )
+            else:
+                _say(f"Uploaded {len(synced)} command(s).")
         await record_sync(bot.db, app_id, scope, fingerprint(local))
     return EXIT_OK

@@ -17,8 +17,12 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.parsing import NumberError, parse_int, parse_snowflake
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bulletin.db"
-SNOWFLAKE_MAX = 2**63 - 1
+# Far above what the largest bots run; a typo with extra digits should not start a million shards.
+SHARD_COUNT_MAX = 65_536
+_SHOWN_MAX = 40
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -61,6 +65,11 @@ class Settings:
         return logging.getLevelNamesMapping()[self.log_level]
 
 
+def _shown(raw: str) -> str:
+    """A bad value as a message shows it: quoted, and cut short if it is long."""
+    return repr(raw if len(raw) <= _SHOWN_MAX else raw[:_SHOWN_MAX] + "…")
+
+
 def _text(env: Mapping[str, str | None], name: str) -> str | None:
     value = env.get(name)
     if value is None:
@@ -74,6 +83,13 @@ def _check_token(raw: str | None) -> str:
         raise ConfigError(
             "DISCORD_TOKEN",
             "is not set: put the bot token from the Discord developer portal in .env",
+        )
+    words = raw.split()
+    if len(words) > 1 and words[0].casefold() == "bot":
+        # Copied from an Authorization header; discord.py adds "Bot " itself.
+        raise ConfigError(
+            "DISCORD_TOKEN",
+            "is malformed: drop the 'Bot ' in front, the token is what follows it",
         )
     if any(ch.isspace() for ch in raw):
         raise ConfigError("DISCORD_TOKEN", "is malformed: it contains whitespace")
@@ -110,9 +126,12 @@ def _database_url(raw: str | None) -> str:
 def _snowflake(name: str, raw: str | None) -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit() or not 0 < int(raw) <= SNOWFLAKE_MAX:
-        raise ConfigError(name, f"must be a Discord id (a positive whole number), not {raw!r}")
-    return int(raw)
+    try:
+        return parse_snowflake(raw)
+    except NumberError:
+        raise ConfigError(
+            name, f"must be a Discord id (a positive whole number), not {_shown(raw)}"
+        ) from None
 
 
 def _log_level(raw: str | None) -> str:
@@ -120,7 +139,9 @@ def _log_level(raw: str | None) -> str:
         return "INFO"
     level = raw.upper()
     if level not in _LOG_LEVELS:
-        raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}, not {raw!r}")
+        raise ConfigError(
+            "LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}, not {_shown(raw)}"
+        )
     return level
 
 
@@ -130,33 +151,35 @@ def _flag(name: str, raw: str | None) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ConfigError(name, f"must be 1 or 0 (true or false), not {raw!r}")
+    raise ConfigError(name, f"must be 1 or 0 (true or false), not {_shown(raw or '')}")
 
 
 def _shards(count_raw: str | None, ids_raw: str | None) -> tuple[int, tuple[int, ...] | None]:
     count = 1
     if count_raw is not None:
-        if not count_raw.isdigit() or int(count_raw) < 1:
+        try:
+            count = parse_int(count_raw, minimum=1, maximum=SHARD_COUNT_MAX)
+        except NumberError:
             raise ConfigError(
-                "SHARD_COUNT", f"must be a whole number of at least 1, not {count_raw!r}"
-            )
-        count = int(count_raw)
+                "SHARD_COUNT",
+                f"must be a whole number from 1 to {SHARD_COUNT_MAX}, not {_shown(count_raw)}",
+            ) from None
     if ids_raw is None:
         return count, None
     if count_raw is None:
         raise ConfigError(
             "SHARD_IDS", "needs SHARD_COUNT too: a shard id only means something out of a total"
         )
-    ids: list[int] = []
+    ids: set[int] = set()
     for part in ids_raw.split(","):
-        piece = part.strip()
-        if not piece.isdigit() or int(piece) >= count:
+        try:
+            ids.add(parse_int(part.strip(), maximum=count - 1))
+        except NumberError:
             raise ConfigError(
                 "SHARD_IDS",
-                f"must be a comma-separated list of shard ids from 0 to {count - 1}, not {ids_raw!r}",
-            )
-        if int(piece) not in ids:
-            ids.append(int(piece))
+                "must be a comma-separated list of shard ids from 0 to "
+                f"{count - 1}, not {_shown(ids_raw)}",
+            ) from None
     return count, tuple(sorted(ids))
 
 
@@ -166,9 +189,9 @@ def _seconds(name: str, raw: str | None, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(name, f"must be a number of seconds, not {raw!r}") from None
+        raise ConfigError(name, f"must be a number of seconds, not {_shown(raw)}") from None
     if not 0 <= value <= 86_400:
-        raise ConfigError(name, f"must be between 0 and 86400 seconds, not {raw!r}")
+        raise ConfigError(name, f"must be between 0 and 86400 seconds, not {_shown(raw)}")
     return value
 
 
@@ -177,7 +200,8 @@ def _confirm_timeout(raw: str | None) -> float:
     # Confirmation buttons must not stay live for long: at most ten minutes.
     if not 0 < value <= 600:
         raise ConfigError(
-            "CONFIRM_TIMEOUT_SECONDS", f"must be more than 0 and at most 600, not {raw!r}"
+            "CONFIRM_TIMEOUT_SECONDS",
+            f"must be more than 0 and at most 600, not {_shown(str(raw))}",
         )
     return value
 
@@ -187,8 +211,14 @@ def _endpoint(name: str, raw: str | None, schemes: tuple[str, ...]) -> str | Non
         return None
     scheme, sep, rest = raw.partition("://")
     if not sep or scheme not in schemes or not rest or any(ch.isspace() for ch in raw):
-        raise ConfigError(name, f"must be a {' or '.join(schemes)} URL, not {raw!r}")
-    return raw.rstrip("/") if name == "DISCORD_API_BASE_URL" else raw
+        raise ConfigError(name, f"must be a {' or '.join(schemes)} URL, not {_shown(raw)}")
+    if name != "DISCORD_API_BASE_URL":
+        return raw
+    # discord.py sends the token in an Authorization header, and aiohttp refuses every
+    # request that has one and credentials in the URL as well.
+    if "@" in rest.partition("/")[0]:
+        raise ConfigError(name, "must not contain a user name or password (user:pass@)")
+    return raw.rstrip("/")
 
 
 def read_environment(env_file: str | Path | None = ".env") -> dict[str, str | None]:

@@ -28,6 +28,27 @@ def _duration(seconds: float) -> str:
     return " ".join(shown[:2])
 
 
+def heartbeat_interval(shard: discord.ShardInfo) -> float | None:
+    """Seconds between the shard's heartbeats, as Discord's HELLO set them; None before HELLO."""
+    # discord.py keeps the interval only on the shard's keep-alive handler and exposes it
+    # nowhere public: read it defensively, so that a change there loses the check, not /about.
+    connection = getattr(getattr(shard, "_parent", None), "ws", None)
+    interval = getattr(getattr(connection, "_keep_alive", None), "interval", None)
+    return float(interval) if isinstance(interval, int | float) else None
+
+
+def latency_text(latency: float, interval: float | None) -> str:
+    """``42 ms``, or ``measuring…`` while there is no believable figure.
+
+    The latency is infinite until the shard's first heartbeat is acknowledged. It exceeds the
+    heartbeat interval when an ACK arrived before discord.py's keep-alive thread recorded the
+    send of its heartbeat: the ACK is then measured from the heartbeat before, an interval ago.
+    """
+    if not math.isfinite(latency) or latency < 0 or (interval is not None and latency > interval):
+        return "measuring…"
+    return f"{latency * 1000:.0f} ms"
+
+
 class About(commands.Cog):
     """Facts about the running bot."""
 
@@ -38,8 +59,8 @@ class About(commands.Cog):
     async def about(self, interaction: discord.Interaction[Any]) -> None:
         shard_id = interaction.guild.shard_id if interaction.guild is not None else 0
         shard = self.bot.get_shard(shard_id)
-        # Infinite until the shard's first heartbeat is acknowledged.
         latency = shard.latency if shard is not None else math.nan
+        interval = heartbeat_interval(shard) if shard is not None else None
         embed = discord.Embed(
             title="Bulletin",
             description="Member profiles and posts for this server. Start with /register.",
@@ -49,10 +70,7 @@ class About(commands.Cog):
         embed.add_field(
             name="Uptime", value=_duration((utcnow() - self.bot.started_at).total_seconds())
         )
-        embed.add_field(
-            name="Gateway latency",
-            value=f"{latency * 1000:.0f} ms" if math.isfinite(latency) else "measuring…",
-        )
+        embed.add_field(name="Gateway latency", value=latency_text(latency, interval))
         embed.add_field(name="Shard", value=f"{shard_id + 1} of {self.bot.shard_count or 1}")
         await send_reply(interaction, embed=embed)
 

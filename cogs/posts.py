@@ -29,6 +29,7 @@ from bot.embeds import (
     success_embed,
 )
 from bot.errors import InvalidInput
+from bot.parsing import NumberError, parse_snowflake
 from bot.reporting import defer, send_reply
 from bot.ui import OwnedDynamicItem, safe_autocomplete
 
@@ -58,12 +59,14 @@ ID_MAX = 2**63 - 1  # the database's 64-bit ids; anything larger cannot be a pos
 
 
 def parse_post_id(value: str) -> int:
-    text = value.strip().removeprefix("#")
-    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= ID_MAX:
+    """The post id in what was typed: ``42``, ``#42``, or ``#42 · title`` as the list shows it."""
+    number = value.partition("·")[0].strip().removeprefix("#")
+    try:
+        return parse_snowflake(number)
+    except NumberError:
         raise InvalidInput(
             "post", "Pick one of your posts from the list, or type its number (like 42)."
-        )
-    return int(text)
+        ) from None
 
 
 def choice_name(post_id: int, title: str) -> str:

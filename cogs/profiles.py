@@ -126,12 +126,12 @@ class Profiles(commands.Cog):
         view = LeaveConfirmation(self.bot, owner_id=interaction.user.id, guild_id=guild_id)
         view.attach(interaction)
         posts = f"{post_count} post{'s' if post_count != 1 else ''}"
+        what = f"your profile and your {posts}" if post_count else "your profile"
         await send_reply(
             interaction,
             embed=discord.Embed(
                 title="Delete your profile?",
-                description=f"This deletes your profile and your {posts} in this server. "
-                "It cannot be undone.",
+                description=f"This deletes {what} in this server. It cannot be undone.",
                 colour=discord.Colour.red(),
             ),
             view=view,

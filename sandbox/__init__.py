@@ -8,7 +8,8 @@ Public API:
 
 - ``Emulator(world=None, *, host="127.0.0.1", port=0, shard_count=1, ack_deadline=3.0,
   token_lifetime=900.0, quiet_period=0.05, answer_timeout=5.0, deferred_update_grace=0.5,
-  heartbeat_interval_ms=41250, heartbeat_timeout_factor=1.5, backlog=4096)``.
+  heartbeat_interval_ms=41250, heartbeat_timeout_factor=1.5, heartbeat_ack_delay=0.02,
+  backlog=4096)``.
   ``async with Emulator() as emu:`` starts the server and points discord.py at it
   (``discord.http.Route.BASE``, ``DiscordWebSocket.DEFAULT_GATEWAY``), restoring both on
   exit; or ``await emu.start()`` / ``with emu.patch_discord():`` / ``await emu.stop()``.
@@ -26,7 +27,9 @@ Public API:
   IDENTIFYs again, after discord.py's 5 s identify pause for an AutoShardedClient); a
   RESUME of an unknown, invalidated or timed-out session (or from a seq the replay
   buffer cannot bridge) gets op 9 false. ``await
-  emu.request_heartbeat(shard)`` sends op 1. A connection that sends no heartbeat for
+  emu.request_heartbeat(shard)`` sends op 1. A heartbeat is acknowledged (op 11)
+  ``heartbeat_ack_delay`` seconds after it arrives, as across a network: an instant loopback
+  ACK can overtake discord.py's keep-alive thread, whose latency then reads a whole interval. A connection that sends no heartbeat for
   ``heartbeat_interval_ms`` × ``heartbeat_timeout_factor`` (``emu.heartbeat_timeout()``; 0
   disables) is closed with 4009 and its session ends. ``emu.stall_heartbeat_acks(shard)``
   makes the shard's current connection a zombie (no ACK, no frame reaches it; dispatches

@@ -67,6 +67,7 @@ class Emulator:
         deferred_update_grace: float = 0.5,
         heartbeat_interval_ms: int = 41_250,
         heartbeat_timeout_factor: float = 1.5,
+        heartbeat_ack_delay: float = 0.02,
         backlog: int = 4096,
     ) -> None:
         self.world = world or default_world()
@@ -79,6 +80,7 @@ class Emulator:
             deferred_update_grace=deferred_update_grace,
             heartbeat_interval_ms=heartbeat_interval_ms,
             heartbeat_timeout_factor=heartbeat_timeout_factor,
+            heartbeat_ack_delay=heartbeat_ack_delay,
         )
         self.state = State(world=self.world, settings=self.settings)
         self.gateway = Gateway(self.state)

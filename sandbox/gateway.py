@@ -1,8 +1,9 @@
 """The gateway: a WebSocket speaking Discord's v10 protocol, with zlib-stream if asked.
 
-HELLO, heartbeats, IDENTIFY (4004 for a wrong token), READY and one GUILD_CREATE
-per guild the shard owns, RESUME with replay of missed dispatches, and dispatch of
-events (INTERACTION_CREATE) to the shard owning the guild.
+HELLO, heartbeats (acknowledged after a short delay, as across a network), IDENTIFY (4004
+for a wrong token), READY and one GUILD_CREATE per guild the shard owns, RESUME with replay
+of missed dispatches, and dispatch of events (INTERACTION_CREATE) to the shard owning the
+guild.
 
 The resilience paths discord.py has are reachable too: op 7 RECONNECT (the bot
 resumes at READY's resume_gateway_url, served at ``/resume/``), op 9 INVALID_SESSION,
@@ -68,6 +69,7 @@ class Connection:
         self.session: Session | None = None
         self.last_heartbeat = time.monotonic()
         self.server_closing: asyncio.Task[None] | None = None
+        self.pending_acks: set[asyncio.Task[None]] = set()
 
     @property
     def zombie(self) -> bool:
@@ -174,9 +176,12 @@ class Gateway:
                     break
                 await self._receive(connection, frame)
         finally:
-            watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watchdog
+            helpers = [watchdog, *connection.pending_acks]
+            for task in helpers:
+                task.cancel()
+            for task in helpers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if connection.server_closing is not None:
                 # A close started from another task waits for the client's answer; let it
                 # finish rather than cut the handshake short.
@@ -232,9 +237,12 @@ class Gateway:
         if op == HEARTBEAT:
             connection.last_heartbeat = time.monotonic()
             connection.record.heartbeats += 1
-            # A zombie link swallows the ACK (_send drops it): the client's own zombie
+            # Later, from a task of its own, so the connection goes on reading meanwhile. A
+            # zombie link swallows the ACK (_send drops it): the client's own zombie
             # detection is what must notice.
-            await self._send(connection, {"op": HEARTBEAT_ACK})
+            ack = asyncio.create_task(self._acknowledge(connection))
+            connection.pending_acks.add(ack)
+            ack.add_done_callback(connection.pending_acks.discard)
         elif op == IDENTIFY:
             await self._identify(connection, data if isinstance(data, dict) else {})
         elif op == RESUME:
@@ -247,6 +255,11 @@ class Gateway:
             pass
         else:
             await self._close(connection, UNKNOWN_OPCODE, "Unknown opcode.")
+
+    async def _acknowledge(self, connection: Connection) -> None:
+        """HEARTBEAT_ACK after the configured delay (``Settings.heartbeat_ack_delay``)."""
+        await asyncio.sleep(self.state.settings.heartbeat_ack_delay)
+        await self._send(connection, {"op": HEARTBEAT_ACK})
 
     async def _authenticate(self, connection: Connection, data: JSON) -> bool:
         """IDENTIFY and RESUME alike: a connection authenticates once, with the bot's token."""

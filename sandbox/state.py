@@ -35,6 +35,10 @@ class Settings:
     ack_deadline: float = 3.0
     token_lifetime: float = 15 * 60.0
     heartbeat_interval_ms: int = 41_250
+    # Seconds before a heartbeat is acknowledged. Discord's ACK is a network round trip away;
+    # a loopback ACK at once can overtake discord.py's keep-alive thread, which records the
+    # send only after the event loop has sent it, and the latency then reads ~an interval.
+    heartbeat_ack_delay: float = 0.02
     # A connection that sends no heartbeat for interval × this is closed with 4009 (0: never).
     heartbeat_timeout_factor: float = 1.5
     attachment_size_limit: int = 10 * 1024 * 1024

@@ -1,8 +1,9 @@
 """Shared fixtures: every data-layer test runs on SQLite and on PostgreSQL.
 
 The ``backend`` parameter makes each test that asks for a database run twice. PostgreSQL is
-used when a server answers at ``127.0.0.1:5432`` (trust auth, user ``postgres``): the session
-creates its own database and drops it at the end. ``TEST_DATABASE_URL`` names another
+used when a server answers at the address ``tests/pg_address.py`` gives (``127.0.0.1:5432``
+unless ``TEST_PG_HOST``/``TEST_PG_PORT`` move it; trust auth, user ``postgres``): the session
+creates its own database there and drops it at the end. ``TEST_DATABASE_URL`` names another
 PostgreSQL database to use instead (it is emptied, not dropped). Without a server the
 PostgreSQL half is skipped and the run says so; under ``CI=true`` that is a failure.
 """
@@ -24,8 +25,8 @@ from sqlalchemy.engine import make_url
 
 from bot.db import Database
 from bot.db.migrate import upgrade
+from tests.pg_address import AddressError, pg_address
 
-DEFAULT_PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 BACKENDS = ("sqlite", "postgresql")
 _NOT_COUNTED = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|PRAGMA|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 
@@ -54,6 +55,7 @@ class PostgresServer:
 
     url: str | None = None
     skipped_because: str | None = None
+    server: str | None = None
     created: list[str] = field(default_factory=list)
 
 
@@ -69,21 +71,26 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"TEST_DATABASE_URL does not answer: {problem}")
         _POSTGRES.url = url.render_as_string(hide_password=False)
         return
-    problem = asyncio.run(_pg_answers(DEFAULT_PG_SERVER))
+    try:
+        host, port = pg_address()
+    except AddressError as error:
+        raise pytest.UsageError(str(error)) from None
+    server = f"postgresql+asyncpg://postgres@{host}:{port}/postgres"
+    problem = asyncio.run(_pg_answers(server))
     if problem:
-        _POSTGRES.skipped_because = f"no PostgreSQL server at 127.0.0.1:5432 ({problem})"
+        _POSTGRES.skipped_because = f"no PostgreSQL server at {host}:{port} ({problem})"
         return
     name = f"bulletin_test_{os.getpid()}"
-    asyncio.run(_create_database(DEFAULT_PG_SERVER, name))
+    asyncio.run(_create_database(server, name))
+    _POSTGRES.server = server
     _POSTGRES.created.append(name)
-    _POSTGRES.url = (
-        make_url(DEFAULT_PG_SERVER).set(database=name).render_as_string(hide_password=False)
-    )
+    _POSTGRES.url = make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     for name in _POSTGRES.created:
-        asyncio.run(_drop_database(DEFAULT_PG_SERVER, name))
+        assert _POSTGRES.server is not None
+        asyncio.run(_drop_database(_POSTGRES.server, name))
 
 
 def pytest_report_header(config: pytest.Config) -> str:

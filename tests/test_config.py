@@ -4,6 +4,7 @@ shown; the command line's exit statuses."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -68,16 +69,25 @@ def test_every_value_parsed() -> None:
         ({"DEV_GUILD_ID": "abc"}, "DEV_GUILD_ID"),
         ({"DEV_GUILD_ID": "0"}, "DEV_GUILD_ID"),
         ({"DEV_GUILD_ID": str(2**64)}, "DEV_GUILD_ID"),
+        ({"DEV_GUILD_ID": "²"}, "DEV_GUILD_ID"),
+        ({"DEV_GUILD_ID": "١٢٣"}, "DEV_GUILD_ID"),
+        ({"DEV_GUILD_ID": "9" * 5000}, "DEV_GUILD_ID"),
+        ({"DEV_GUILD_ID": "+123"}, "DEV_GUILD_ID"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"SQL_ECHO": "maybe"}, "SQL_ECHO"),
         ({"SHARD_COUNT": "0"}, "SHARD_COUNT"),
         ({"SHARD_COUNT": "two"}, "SHARD_COUNT"),
+        ({"SHARD_COUNT": "²"}, "SHARD_COUNT"),
+        ({"SHARD_COUNT": "9" * 5000}, "SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "0,¹"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "9" * 5000}, "SHARD_IDS"),
         ({"SHARD_IDS": "0"}, "SHARD_IDS"),
         ({"SHARD_COUNT": "2", "SHARD_IDS": "2"}, "SHARD_IDS"),
         ({"SHARD_COUNT": "2", "SHARD_IDS": "0,x"}, "SHARD_IDS"),
         ({"POST_COOLDOWN_SECONDS": "-1"}, "POST_COOLDOWN_SECONDS"),
         ({"POST_COOLDOWN_SECONDS": "soon"}, "POST_COOLDOWN_SECONDS"),
         ({"DISCORD_API_BASE_URL": "ftp://x"}, "DISCORD_API_BASE_URL"),
+        ({"DISCORD_API_BASE_URL": "http://u:p@proxy/api/v10"}, "DISCORD_API_BASE_URL"),
         ({"DISCORD_GATEWAY_URL": "http://x/"}, "DISCORD_GATEWAY_URL"),
     ],
 )
@@ -90,6 +100,21 @@ def test_bad_values_name_their_variable(env: dict[str, str], variable: str) -> N
     assert caught.value.variable == variable
     assert str(caught.value).startswith(variable)
     assert TOKEN not in str(caught.value)
+
+
+def test_a_long_bad_value_is_shown_shortened() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"DISCORD_TOKEN": TOKEN, "DEV_GUILD_ID": "9" * 5000})
+    assert len(str(caught.value)) < 200
+
+
+@pytest.mark.parametrize("pasted", [f"Bot {TOKEN}", f"bot  {TOKEN}", f"Bot\t{TOKEN}"])
+def test_a_token_pasted_with_its_bot_prefix_says_to_drop_it(pasted: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"DISCORD_TOKEN": pasted})
+    assert str(caught.value) == (
+        "DISCORD_TOKEN is malformed: drop the 'Bot ' in front, the token is what follows it"
+    )
 
 
 def test_token_optional_when_not_required() -> None:
@@ -149,6 +174,14 @@ def test_a_token_in_dotenv_is_read_and_never_printed(tmp_path: Path) -> None:
     assert TOKEN not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("variable", ["DEV_GUILD_ID", "SHARD_COUNT"])
+def test_a_non_ascii_digit_is_one_line_and_exit_2(tmp_path: Path, variable: str) -> None:
+    result = _run_bot("migrate", cwd=tmp_path, **{variable: "²"})
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"bulletin: configuration error: {variable} must be")
+
+
 def test_migrate_needs_no_token(tmp_path: Path) -> None:
     result = _run_bot("migrate", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -165,6 +198,36 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     assert "Database error at postgresql+asyncpg://nobody:***@127.0.0.1:1/none" in result.stderr
     assert "hunter2" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["²", "0", "-1", "9" * 5000, "9223372036854775808"])
+def test_a_guild_option_that_is_no_id_is_refused_by_name(tmp_path: Path, value: str) -> None:
+    for option in ("--guild", "--clear-guild"):
+        result = _run_bot("sync", option, value, cwd=tmp_path)
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1].endswith(" is not a Discord id")
+        assert len(result.stderr) < 1000
+
+
+@pytest.mark.parametrize(
+    "command", [("run",), ("sync",), ("sync", "--clear-guild", "123456789012345678")]
+)
+def test_an_unreachable_discord_is_not_called_a_database_error(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # Bound but not listening: every connection to it is refused, and no one else can take it.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        api = f"http://127.0.0.1:{port}/api/v10"
+        result = _run_bot(*command, cwd=tmp_path, DISCORD_TOKEN=TOKEN, DISCORD_API_BASE_URL=api)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "Database error" not in result.stderr
+    assert f"Cannot reach Discord at {api} (DISCORD_API_BASE_URL): " in result.stderr
+    assert f"Cannot connect to host 127.0.0.1:{port}" in result.stderr
+    assert TOKEN not in result.stdout + result.stderr
 
 
 def test_help_describes_the_commands(tmp_path: Path) -> None:

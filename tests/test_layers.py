@@ -1,4 +1,5 @@
-"""Structure: the data layer never imports ``discord``; every module says what it is for."""
+"""Structure: the data layer never imports ``discord``, the bot never depends on the emulator,
+the emulator never on the bot; every module says what it is for."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def test_importing_the_data_layer_loads_no_discord() -> None:
 def test_every_module_has_a_docstring() -> None:
     missing = [
         str(path.relative_to(ROOT))
-        for path in _python_files(ROOT / "bot", ROOT / "cogs")
+        for path in _python_files(ROOT / "bot", ROOT / "cogs", ROOT / "tools")
         if ast.get_docstring(ast.parse(path.read_text())) is None
     ]
     assert missing == []
@@ -74,8 +75,57 @@ def test_cogs_never_build_sql() -> None:
 def test_the_emulator_knows_discord_not_the_bot() -> None:
     offenders = {
         str(path.relative_to(ROOT)): sorted(
-            m for m in _imported_modules(path) if m.split(".")[0] in ("bot", "cogs")
+            m for m in _imported_modules(path) if m.split(".")[0] in ("bot", "cogs", "tools")
         )
         for path in _python_files(ROOT / "sandbox")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """Imports run when the module is imported (not those inside a function)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        pending.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def test_the_bot_never_imports_the_emulator_and_the_sandbox_chat_only_on_demand() -> None:
+    files = _python_files(ROOT / "bot", ROOT / "cogs")
+    never = {
+        str(path.relative_to(ROOT)): sorted(
+            m for m in _imported_modules(path) if m.split(".")[0] in ("sandbox", "rich")
+        )
+        for path in files
+    }
+    assert {k: v for k, v in never.items() if v} == {}
+    on_import = {
+        str(path.relative_to(ROOT)): sorted(
+            m for m in _module_level_imports(path) if m.split(".")[0] == "tools"
+        )
+        for path in files
+    }
+    assert {k: v for k, v in on_import.items() if v} == {}
+
+
+def test_what_run_needs_loads_neither_the_emulator_nor_rich() -> None:
+    """``python -m bot run`` imports the CLI and the cogs; the sandbox chat is not among them."""
+    code = (
+        "import importlib, sys, bot.cli, bot.client\n"
+        "bot.cli.build_parser().parse_args(['run'])\n"
+        "for name in bot.client.extension_names(): importlib.import_module(name)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sandbox', 'tools', 'rich'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -102,9 +102,9 @@ def _parse(line: str) -> tuple[str, dict[str, Any]]:
     return parsed.command, parsed.values
 
 
-def _text(renderable: RenderableType) -> str:
+def _text(renderable: RenderableType, width: int = 100) -> str:
     console = Console(
-        file=io.StringIO(), width=100, color_system=None, highlight=False, markup=False
+        file=io.StringIO(), width=width, color_system=None, highlight=False, markup=False
     )
     console.print(renderable)
     file = console.file
@@ -278,6 +278,16 @@ def test_an_embed_shows_title_description_fields_and_footer() -> None:
     assert body[4].split() == ["@alice", "30", "2"]
     assert body[5:7] == ["About", "long text here"]
     assert body[7].startswith("Post #1 • ")
+
+
+@pytest.mark.parametrize("width", [60, 100, 160])
+def test_an_embed_uses_the_terminals_width(width: int) -> None:
+    words = " ".join(f"word{i:02}" for i in range(30))  # 209 characters
+    lines = _text(render_embed({"description": words}, NAMES, NOW), width).splitlines()
+    assert all(line.startswith("┃ ") for line in lines)
+    assert " ".join(line[2:].strip() for line in lines) == words
+    assert max(len(line) for line in lines) > width - 12
+    assert all(len(line) <= width for line in lines)
 
 
 def test_buttons_in_a_row_and_disabled_ones_said_in_words_without_colour() -> None:

@@ -17,20 +17,24 @@ from sandbox import Button, Message, Reply, SelectMenu
 from sandbox.chat.definitions import JSON
 from sandbox.chat.text import Names, calendar_time, discord_text
 
-EMBED_WIDTH = 80
 DEFAULT_EMBED_COLOUR = 0x4E5058  # Discord's grey bar for an embed without a colour
 
 
 class LeftBar:
-    """A block of text with a bar in the embed's colour down its left side, like the client."""
+    """A block of text with a bar in the embed's colour down its left side, like the client.
 
-    def __init__(self, body: RenderableType, colour: int, *, width: int = EMBED_WIDTH) -> None:
+    It is as wide as the space it is drawn in (the terminal's width), or ``width`` if that is
+    narrower.
+    """
+
+    def __init__(self, body: RenderableType, colour: int, *, width: int | None = None) -> None:
         self.body = body
         self.style = Style(color=f"#{colour:06x}")
         self.width = width
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        inner = max(10, min(options.max_width, self.width) - 2)
+        room = options.max_width if self.width is None else min(options.max_width, self.width)
+        inner = max(10, room - 2)
         lines = console.render_lines(self.body, options.update(width=inner), pad=False)
         bar = Segment("┃ ", self.style)
         for line in lines:

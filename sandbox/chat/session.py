@@ -1,4 +1,4 @@
-"""``Chat``: the state of one session (who acts where, the last reply they saw) and the ``:``
+"""``Chat``: the state of one session (who acts where, the last reply each saw) and the ``:``
 verbs that change it; a typed line is parsed, run through the emulator and its reply drawn."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _ALIASES = {"mod": "moderator"}
 
 
 class Chat(TabCompletion):
-    """One person at the keyboard: who they act as, where, and the last reply they saw."""
+    """One person at the keyboard: who they act as, where, and the last reply each member saw."""
 
     def __init__(
         self,
@@ -34,7 +34,9 @@ class Chat(TabCompletion):
         self.console = console
         self.guild_key = emulator.guild(guild).key
         self.member_name = emulator.guild(guild).member(member).key
-        self.last_reply: Reply | None = None
+        # Per member and server, as each person's client keeps its own: switching with :as or
+        # :guild and back finds the buttons where they were.
+        self._replies: dict[tuple[str, str], Reply] = {}
         self.names = Names.from_world(emulator.world)
 
     # where and who
@@ -43,6 +45,18 @@ class Chat(TabCompletion):
     def prompt(self) -> str:
         """``alice@alpha> ``."""
         return f"{self.member_name}@{self.guild_key}> "
+
+    @property
+    def last_reply(self) -> Reply | None:
+        """The last reply the acting member saw in this server: what ``:click`` presses."""
+        return self._replies.get((self.member_name, self.guild_key))
+
+    @last_reply.setter
+    def last_reply(self, reply: Reply | None) -> None:
+        if reply is None:
+            self._replies.pop((self.member_name, self.guild_key), None)
+        else:
+            self._replies[(self.member_name, self.guild_key)] = reply
 
     @property
     def member(self) -> MemberDriver:

@@ -254,6 +254,19 @@ async def test_deletepost_own_post(bulletin: Bulletin, emulator: Emulator) -> No
     assert "You have no post" in again.text
 
 
+async def test_deletepost_accepts_the_form_the_list_shows(
+    bulletin: Bulletin, emulator: Emulator
+) -> None:
+    alice = await _registered(emulator)
+    await _publish(alice, 2)
+    (newest, older) = await alice.autocomplete("/deletepost", "post", "")
+    assert newest.name.startswith(f"#{newest.value} · ")
+    reply = await alice.run("/deletepost", post=newest.name)
+    assert f"Deleted post #{newest.value}" in reply.text
+    typed = await alice.run("/deletepost", post=f"  #{older.value}  ")
+    assert f"Deleted post #{older.value}" in typed.text
+
+
 async def test_deletepost_cannot_touch_others_posts(bulletin: Bulletin, emulator: Emulator) -> None:
     alice = await _registered(emulator)
     bob = await _registered(emulator, "bob")
@@ -263,7 +276,15 @@ async def test_deletepost_cannot_touch_others_posts(bulletin: Bulletin, emulator
     assert "You have no post" in (await alice.run("/deletepost", post=bobs.value)).text
     assert "You have no post" in (await alice_beta.run("/deletepost", post=bobs.value)).text
     assert await count_posts(bulletin.db, emulator.guild().id, bob.user.id) == 1
-    for nonsense in ("hello", "99999999999999999999", "9223372036854775808", "0", "٣"):
+    for nonsense in (
+        "hello",
+        "99999999999999999999",
+        "9223372036854775808",
+        "0",
+        "٣",
+        "#²",
+        "# · x",
+    ):
         reply = await alice.run("/deletepost", post=nonsense)
         assert "Pick one of your posts" in reply.text, nonsense
 

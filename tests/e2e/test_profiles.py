@@ -193,6 +193,19 @@ async def test_leave_confirmed_deletes_profile_and_posts(
     assert "/register" in (await alice.run("/myposts")).text
 
 
+async def test_leave_without_posts_mentions_none(bulletin: Bulletin, emulator: Emulator) -> None:
+    alice = emulator.member("alice")
+    await alice.run("/register", name="Ann", age=30)
+    prompt = await alice.run("/leave")
+    (embed,) = prompt.embeds
+    assert embed["description"] == "This deletes your profile in this server. It cannot be undone."
+    await alice.run("/post", title="one")
+    (embed,) = (await alice.run("/leave")).embeds
+    assert embed["description"] == (
+        "This deletes your profile and your 1 post in this server. It cannot be undone."
+    )
+
+
 async def test_leave_cancelled_keeps_everything(bulletin: Bulletin, emulator: Emulator) -> None:
     alice = emulator.member("alice")
     await alice.run("/register", name="Ann", age=30)

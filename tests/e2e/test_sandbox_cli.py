@@ -19,8 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox import remove_sqlite, sandbox_environment, sandbox_settings
 from sandbox import default_world
+from tools.sandbox_chat import (
+    DATABASE_FILE,
+    LOG_FILE,
+    describe_data,
+    remove_sqlite,
+    sandbox_environment,
+    sandbox_settings,
+)
 
 pytestmark = pytest.mark.subprocess
 
@@ -43,6 +50,7 @@ SCRIPT = """\
 :as bob
 /profile member:@alice
 :as alice
+:click previous
 :complete /deletepost post:Hel
 /post titel:oops
 /deletepost post:1
@@ -131,6 +139,10 @@ def _check_session(output: str) -> None:
     assert "@alice" in seen_by_bob
     assert "Posts" in seen_by_bob
     assert "Age" not in seen_by_bob  # another member's age is private
+    # Back as alice, her page of posts is still the reply her :click presses.
+    back = _after(output, "alice@alpha> :click previous")
+    assert "Page 1 of 2 · 6 posts" in back
+    assert "[ Previous (disabled) ] [ Next ]" in back
 
     suggested = _after(output, "alice@alpha> :complete /deletepost post:Hel")
     assert "post:1" in suggested
@@ -141,7 +153,7 @@ def _check_session(output: str) -> None:
 
     deleted = _after(output, "alice@alpha> /deletepost post:1")
     assert "Deleted post #1." in deleted
-    assert f"Ran 15 lines: 1 failed (line {INVALID_LINE})." in output
+    assert f"Ran 16 lines: 1 failed (line {INVALID_LINE})." in output
 
 
 def test_a_script_runs_against_the_real_bot_and_exits_1_for_the_invalid_line(
@@ -184,8 +196,11 @@ def test_data_is_kept_between_runs_unless_fresh(tmp_path: Path) -> None:
 def test_help_explains_the_chat(tmp_path: Path) -> None:
     result = _sandbox(tmp_path, "--help")
     assert result.returncode == 0
-    for text in ("--script", "--fresh", "--database", ":click Next", ":as bob", "data/sandbox.db"):
+    for text in ("--script", "--fresh", "--database", ":click Next", ":as bob"):
         assert text in result.stdout
+    # The help is written in bot/cli.py, the paths are decided in tools/sandbox_chat.py.
+    assert DATABASE_FILE.as_posix() in result.stdout
+    assert LOG_FILE.as_posix() in result.stdout
     assert not (tmp_path / "data").exists()
 
 
@@ -215,6 +230,7 @@ def test_the_interactive_chat_completes_with_tab_and_leaves_on_ctrl_d(tmp_path: 
 
     exited = False
     try:
+        expect("Data: data/sandbox.db (emptied by --fresh;")
         expect("alice@alpha> ")
         os.write(terminal, b"/regi\t")
         expect("/register ")
@@ -265,3 +281,17 @@ def test_the_sandbox_ignores_settings_that_point_at_real_things(tmp_path: Path) 
     assert remove_sqlite(f"sqlite+aiosqlite:///{db}")
     assert list(tmp_path.iterdir()) == []
     assert not remove_sqlite("postgresql+asyncpg://u@h/db")
+
+
+def test_the_banner_says_what_happens_to_the_data() -> None:
+    where = DATABASE_FILE.as_posix()
+    assert describe_data(where, fresh=True, sqlite=True) == (
+        "data/sandbox.db (emptied by --fresh; kept from now on)"
+    )
+    assert describe_data(where, fresh=False, sqlite=True) == (
+        "data/sandbox.db (kept between runs; --fresh starts over)"
+    )
+    # --fresh cannot empty another database, so the banner does not offer it.
+    assert describe_data("postgresql+asyncpg://u@h/db", fresh=False, sqlite=False) == (
+        "postgresql+asyncpg://u@h/db (kept between runs)"
+    )

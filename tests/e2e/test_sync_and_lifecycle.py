@@ -120,6 +120,8 @@ async def test_sync_command_prints_the_difference_then_uploads(
     )
     assert status == 0
     assert "- remove  /register" in out
+    assert out.endswith(f"Removed 8 commands from guild {alpha.id}.\n")
+    assert "Uploaded" not in out
     assert emulator.commands("alpha") == []
     assert {c.name for c in emulator.commands()} == COMMANDS
 

@@ -1,5 +1,5 @@
 """The gateway: zlib-stream or plain frames, IDENTIFY checks, shard routing, RESUME,
-RECONNECT, INVALID_SESSION, heartbeat timeouts (4009) and zombie connections."""
+RECONNECT, INVALID_SESSION, heartbeat ACKs and timeouts (4009), and zombie connections."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from sandbox import Emulator, GatewayConnection, shard_for
 from tests.sandbox.sandbox_testbot import BotFactory, SandboxBot
+from tests.support import assert_no_leaked_tasks
 
 SYNC_FLUSH = b"\x00\x00\xff\xff"
 
@@ -245,6 +246,44 @@ async def test_a_connection_that_stops_heartbeating_is_closed_with_4009(
     async with http.ws_connect(emu.resume_gateway_url + "?v=10&encoding=json") as ws:
         await resume(emu, ws, ready["d"]["session_id"], 3)
         assert await receive(ws) == {"op": 9, "d": False}
+
+
+def test_heartbeats_are_acknowledged_after_20_ms_by_default() -> None:
+    assert Emulator().settings.heartbeat_ack_delay == 0.02
+
+
+@pytest.mark.sandbox_emulator(heartbeat_ack_delay=0.1)
+async def test_a_heartbeat_is_acknowledged_after_the_delay(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with http.ws_connect(emu.gateway_url + "?v=10&encoding=json") as ws:
+        await identify(emu, ws)
+        sent = loop.time()
+        await ws.send_json({"op": 1, "d": 3})
+        assert await receive(ws) == {"op": 11}
+        # A lower bound only: the emulator sleeps at least the delay before it answers.
+        assert loop.time() - sent >= 0.1
+
+
+@pytest.mark.sandbox_emulator(heartbeat_ack_delay=3600)
+async def test_a_pending_ack_holds_nothing_up_and_ends_with_its_connection(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    before = asyncio.all_tasks()
+    async with http.ws_connect(emu.gateway_url + "?v=10&encoding=json") as ws:
+        assert (await receive(ws))["op"] == 10
+        await ws.send_json({"op": 1, "d": None})
+        await ws.send_json({"op": 2, "d": {"token": emu.token, "intents": 0, "properties": {}}})
+        dispatches = [await receive(ws) for _ in range(1 + len(emu.world.guilds))]
+        assert [f["t"] for f in dispatches] == ["READY", "GUILD_CREATE", "GUILD_CREATE"]
+        await emu.request_heartbeat(0)
+        assert await receive(ws) == {"op": 1, "d": None}
+    [record] = emu.connections
+    await emu.wait_until(lambda: record.closed_at is not None, timeout=5)
+    assert record.heartbeats == 1
+    assert not [f for f in emu.frames if f.op == 11]
+    await assert_no_leaked_tasks(before)
 
 
 @pytest.mark.sandbox_emulator(heartbeat_interval_ms=200, heartbeat_timeout_factor=0)

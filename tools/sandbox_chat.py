@@ -4,6 +4,10 @@ It starts ``sandbox.Emulator`` and the unmodified ``Bulletin`` (every cog) on a 
 database, then hands the terminal to ``sandbox.chat``: typed slash commands or a script of
 them. No token is needed and nothing leaves the machine. The log goes to ``data/sandbox.log``
 so the chat stays readable; the database, ``data/sandbox.db``, is kept between runs.
+
+This module imports both the bot and the emulator, and neither imports it: ``bot/cli.py``
+defines the ``sandbox`` sub-command's options and imports this module only when that command
+runs, so ``python -m bot run`` never loads the emulator, aiohttp's server or ``rich``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO
 
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,63 +54,6 @@ LOG_FORMAT = logging.Formatter(
 # database, and the emulator decides the sharding.
 IGNORED_VARIABLES = ("DATABASE_URL", "DEV_GUILD_ID", "SHARD_COUNT", "SHARD_IDS")
 IGNORED_PREFIX = "DISCORD_"
-
-DESCRIPTION = """\
-Try Bulletin without a Discord account or token: the real bot, with all its cogs, runs
-against a local Discord emulator (guilds "alpha" and "beta"; members owner, admin,
-moderator, alice, bob, carol, dave in alpha) and you type slash commands as in Discord.
-
-  /register name:Ann age:30          a value runs to the next option name of that command
-  /post title:Hello there body:my first post
-  /post title:"a: b"                 quotes are optional
-  /profile member:@alice             members as @name (or name)
-  :as bob   :as mod                  act as another member
-  :guild beta                        switch server
-  :click Next                        press a button on the last reply
-  :complete /deletepost post:Hel     what Tab would offer (Tab works at the prompt)
-  :members  :commands  :help  :quit  (Ctrl-D and Ctrl-C leave too)
-
-With --script FILE (or - for stdin, or when stdin is not a terminal) the lines are run in
-order and echoed after the prompt; blank lines and # comments are skipped. A line that
-cannot run is explained and the script goes on; the exit status is then 1.
-
-The data is kept in data/sandbox.db between runs (--fresh starts over) and the log goes to
-data/sandbox.log. DISCORD_*, DEV_GUILD_ID, DATABASE_URL and SHARD_* from the environment or
-.env are ignored; the other settings (POST_COOLDOWN_SECONDS, CONFIRM_TIMEOUT_SECONDS,
-LOG_LEVEL, SQL_ECHO) apply.
-"""
-
-
-def add_parser(commands: Any) -> None:
-    """Add the ``sandbox`` sub-command to ``python -m bot``'s sub-parsers."""
-    parser: argparse.ArgumentParser = commands.add_parser(
-        "sandbox",
-        help="try the bot in a terminal chat against a local Discord (no token needed)",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--script",
-        metavar="FILE",
-        help="run the lines of FILE (- for stdin) instead of the interactive chat",
-    )
-    parser.add_argument(
-        "--fresh",
-        action="store_true",
-        help="delete the sandbox database first and start with no profiles or posts",
-    )
-    parser.add_argument(
-        "--database",
-        metavar="URL",
-        help=f"use this database instead of {DATABASE_FILE} (e.g. postgresql://user@host/db)",
-    )
-    parser.add_argument(
-        "--as",
-        dest="member",
-        default="alice",
-        metavar="NAME",
-        help="the member you start as (default: alice)",
-    )
 
 
 def sandbox_environment(env: Mapping[str, str | None]) -> dict[str, str | None]:
@@ -232,13 +179,22 @@ def _lines(script: str | None) -> Iterable[str] | None:
     return Path(script).read_text(encoding="utf-8").splitlines()
 
 
-def _intro(chat: Chat, database: str) -> str:
+def describe_data(where: str, *, fresh: bool, sqlite: bool) -> str:
+    """The banner's words for the sandbox's database: where it is and what happens to it."""
+    if fresh:
+        return f"{where} (emptied by --fresh; kept from now on)"
+    if sqlite:
+        return f"{where} (kept between runs; --fresh starts over)"
+    return f"{where} (kept between runs)"
+
+
+def _intro(chat: Chat, data: str) -> str:
     guilds = ", ".join(g.key for g in chat.emulator.world.guilds)
     return (
         "Bulletin sandbox: the real bot on a local Discord (no token; nothing leaves this "
-        f"machine).\nServers: {guilds}. Data: {database} (kept; --fresh starts over). "
-        f"Log: {LOG_FILE}.\nYou are {chat.member_name} in {chat.guild_key}. Try "
-        "/register name:Ann age:30 — Tab completes, :help shows more, :quit leaves."
+        f"machine).\nServers: {guilds}. Data: {data}. Log: {LOG_FILE}.\n"
+        f"You are {chat.member_name} in {chat.guild_key}. Try /register name:Ann age:30 — "
+        "Tab completes, :help shows more, :quit leaves."
     )
 
 
@@ -261,8 +217,9 @@ def main(args: argparse.Namespace) -> int:
     world = default_world()
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        data = describe_data(where, fresh=args.fresh, sqlite=path is not None)
         with _log_to(LOG_FILE, settings.log_level_number, [world.token]):
-            return _run(settings, world, lines, args.member, where)
+            return _run(settings, world, lines, member=args.member, where=where, data=data)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -289,7 +246,13 @@ def _start(
 
 
 def _run(
-    settings: Settings, world: World, lines: Iterable[str] | None, member: str, where: str
+    settings: Settings,
+    world: World,
+    lines: Iterable[str] | None,
+    *,
+    member: str,
+    where: str,
+    data: str,
 ) -> int:
     console = _console()
     runner = LoopThread().start()
@@ -299,7 +262,7 @@ def _run(
         if isinstance(chat, int):
             return chat
         if lines is None:
-            console.print(_intro(chat, where), style="dim")
+            console.print(_intro(chat, data), style="dim")
             return run_interactive(chat, runner, history=HISTORY_FILE)
         return run_script(chat, runner, lines)
     except KeyboardInterrupt:
@@ -326,7 +289,7 @@ __all__ = [
     "DATABASE_FILE",
     "LOG_FILE",
     "SandboxBot",
-    "add_parser",
+    "describe_data",
     "main",
     "remove_sqlite",
     "sandbox_environment",
