@@ -23,7 +23,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.log import REDACTED, RedactingFormatter, setup_logging
-from bot.sandbox import _log_to
+from tools.sandbox_chat import _log_to
 
 BOT_TOKEN = "fake-bot-token-for-tests.not-real.abcdefghijklmnopqrstuvwxyz0123456789"
 INTERACTION_TOKEN = "aW50ZXJhY3Rpb246" + base64.urlsafe_b64encode(
