@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.data_layer import Comparison, bench_data_layer, data_table
+from bench.data_layer import DataResults, bench_data_layer, data_table
 from bench.databases import postgres_answers, temporary_database
 from bench.stack import Run, bench_backend, stack_table
 
@@ -60,9 +60,9 @@ def machine() -> dict[str, Any]:
 
 async def run(
     suites: list[str], backends: list[str], sequential: int, rounds: int
-) -> tuple[list[Run], dict[str, list[Comparison]]]:
+) -> tuple[list[Run], dict[str, DataResults]]:
     stack_runs: list[Run] = []
-    data: dict[str, list[Comparison]] = {}
+    data: dict[str, DataResults] = {}
     for backend in backends:
         if backend == "postgresql" and not await postgres_answers():
             sys.stdout.write("PostgreSQL does not answer at 127.0.0.1:5432: skipped.\n")
@@ -73,10 +73,22 @@ async def run(
             sys.stdout.write(f"stack on {backend}: {time.perf_counter() - started:.1f} s\n")
         if "data" in suites:
             started = time.perf_counter()
-            async with temporary_database(backend) as url:
-                data[backend] = await bench_data_layer(url)
+            async with (
+                temporary_database(backend) as url,
+                temporary_database(backend, suffix="growth") as growth_url,
+            ):
+                data[backend] = await bench_data_layer(url, growth_url)
             sys.stdout.write(f"data layer on {backend}: {time.perf_counter() - started:.1f} s\n")
     return stack_runs, data
+
+
+def _data_report(results: DataResults) -> dict[str, Any]:
+    return {
+        "single": [{**asdict(c), "ratio": c.ratio, "met": c.met} for c in results.single],
+        "units": [asdict(u) for u in results.units],
+        "bulk": {**asdict(results.bulk), "ratio": results.bulk.ratio, "met": results.bulk.met},
+        "growth": [{**asdict(g), "ratio": g.ratio, "met": g.met} for g in results.growth],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,11 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write("\n" + data_table(data) + "\n")
     report = {
         "machine": machine(),
-        "stack": [asdict(r) for r in stack_runs],
-        "data_layer": {
-            backend: [{**asdict(c), "ratio": c.ratio} for c in results]
-            for backend, results in data.items()
-        },
+        "stack": [
+            {"backend": r.backend, "figures": [{**asdict(f), "met": f.met} for f in r.figures]}
+            for r in stack_runs
+        ],
+        "data_layer": {backend: _data_report(results) for backend, results in data.items()},
     }
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     sys.stdout.write(f"Written to {RESULTS.relative_to(ROOT)}\n")

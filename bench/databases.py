@@ -14,13 +14,13 @@ PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @contextlib.asynccontextmanager
-async def temporary_database(backend: str) -> AsyncIterator[str]:
+async def temporary_database(backend: str, *, suffix: str = "") -> AsyncIterator[str]:
     """The URL of an empty database on ``backend`` (``sqlite`` or ``postgresql``)."""
     if backend == "sqlite":
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite+aiosqlite:///{folder}/bench.db"
         return
-    name = f"bulletin_bench_{os.getpid()}"
+    name = f"bulletin_bench_{os.getpid()}{'_' + suffix if suffix else ''}"
     await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
     try:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"

@@ -2,9 +2,11 @@
 
 For /register, /post, /profile and /myposts it measures the latency a member sees (from the
 moment the emulator dispatches the interaction to the bot's final visible answer) one at a
-time (p50, p99), and the throughput with 50 members acting at once. Beside each, the same
-figures for /about, which touches no database, measured in the same run: the ratios say what
-the database and the command's own work cost on top of Discord round trips.
+time (p50, p99), the throughput with 50 members acting at once, and the time each command
+spent in units of work. Beside each, the same figures for /about, which touches no database,
+measured in the same run: the ratios say what the database and the command's own work cost
+on top of Discord round trips. The goals: throughput at least half of /about's, and a p50
+within 1 ms of /about's.
 
 ``bench.cli`` runs it on SQLite, and on PostgreSQL when a server answers.
 """
@@ -28,6 +30,8 @@ BASELINE = "/about"
 COMMANDS = ("/register", "/post", "/profile", "/myposts")
 CONCURRENCY = 50
 BENCH_USER_BASE = 900_000_000_000_000_000
+THROUGHPUT_GOAL = 0.5
+P50_SLACK_MS = 1.0
 
 
 @dataclass
@@ -39,9 +43,17 @@ class Figures:
     p50_ms: float
     p99_ms: float
     throughput_per_s: float
+    db_ms: float = 0.0
     p50_ratio: float = 1.0
     p99_ratio: float = 1.0
     throughput_ratio: float = 1.0
+    p50_over_baseline_ms: float = 0.0
+
+    @property
+    def met(self) -> bool:
+        return (
+            self.throughput_ratio >= THROUGHPUT_GOAL and self.p50_over_baseline_ms <= P50_SLACK_MS
+        )
 
 
 @dataclass
@@ -88,14 +100,22 @@ def _action(command: str) -> Action:
 
 
 async def _measure(
-    emulator: Emulator, command: str, members: list[str], sequential: int, rounds: int
+    emulator: Emulator,
+    db: Database,
+    command: str,
+    members: list[str],
+    *,
+    sequential: int,
+    rounds: int,
 ) -> Figures:
     action = _action(command)
     drivers = [emulator.member(name) for name in members]
     latencies: list[float] = []
+    db_seconds = db.stats.seconds
     for i in range(sequential):
         reply = await action(drivers[i % len(drivers)], i)
         latencies.append(_latency(reply))
+    db_seconds = db.stats.seconds - db_seconds
     rates: list[float] = []
     offset = sequential
     for _ in range(rounds):
@@ -111,6 +131,7 @@ async def _measure(
         p50_ms=_percentile(latencies, 0.5) * 1000,
         p99_ms=_percentile(latencies, 0.99) * 1000,
         throughput_per_s=statistics.median(rates),
+        db_ms=db_seconds / sequential * 1000,
     )
 
 
@@ -122,8 +143,8 @@ async def bench_backend(backend: str, sequential: int, rounds: int) -> Run:
     ):
         members = _add_members(emulator, members_needed)
         settings = Settings(token=emulator.token, database_url=url, post_cooldown_seconds=0)
+        await upgrade(url)
         db = Database(url)
-        await upgrade(db)
         bot = Bulletin(settings, db=db, guild_ready_timeout=0.05)
         runner = asyncio.create_task(bot.start(emulator.token))
         try:
@@ -132,11 +153,16 @@ async def bench_backend(backend: str, sequential: int, rounds: int) -> Run:
             # Warm up: first-use costs (imports, connection pools, prepared statements).
             for name in members[:5]:
                 await emulator.member(name).run(BASELINE)
-            baseline = await _measure(emulator, BASELINE, members, sequential, rounds)
+            baseline = await _measure(
+                emulator, db, BASELINE, members, sequential=sequential, rounds=rounds
+            )
             run.figures.append(baseline)
             for command in COMMANDS:
-                figures = await _measure(emulator, command, members, sequential, rounds)
+                figures = await _measure(
+                    emulator, db, command, members, sequential=sequential, rounds=rounds
+                )
                 figures.p50_ratio = figures.p50_ms / baseline.p50_ms
+                figures.p50_over_baseline_ms = figures.p50_ms - baseline.p50_ms
                 figures.p99_ratio = figures.p99_ms / baseline.p99_ms
                 figures.throughput_ratio = figures.throughput_per_s / baseline.throughput_per_s
                 run.figures.append(figures)
@@ -150,17 +176,23 @@ async def bench_backend(backend: str, sequential: int, rounds: int) -> Run:
 
 
 def stack_table(runs: list[Run]) -> str:
-    """The stack figures as a text table."""
+    """The stack figures as a text table, each command beside /about and the goals."""
     lines = [
-        f"{'backend':<11}{'command':<11}{'p50 ms':>8}{'p99 ms':>8}{'req/s @50':>11}"
-        f"{'p50 ×':>8}{'p99 ×':>8}{'req/s ×':>9}",
+        f"{'backend':<11}{'command':<11}{'p50 ms':>8}{'p99 ms':>8}{'db ms':>7}{'req/s @50':>11}"
+        f"{'p50 ×':>7}{'p99 ×':>7}{'req/s ×':>9}{'p50 +ms':>9}{'met':>5}",
     ]
     for run in runs:
         for f in run.figures:
+            met = "" if f.command == BASELINE else ("yes" if f.met else "NO")
+            extra = "" if f.command == BASELINE else f"{f.p50_over_baseline_ms:+.2f}"
             lines.append(
-                f"{run.backend:<11}{f.command:<11}{f.p50_ms:>8.2f}{f.p99_ms:>8.2f}"
-                f"{f.throughput_per_s:>11.0f}{f.p50_ratio:>8.2f}{f.p99_ratio:>8.2f}"
-                f"{f.throughput_ratio:>9.2f}"
+                f"{run.backend:<11}{f.command:<11}{f.p50_ms:>8.2f}{f.p99_ms:>8.2f}{f.db_ms:>7.2f}"
+                f"{f.throughput_per_s:>11.0f}{f.p50_ratio:>7.2f}{f.p99_ratio:>7.2f}"
+                f"{f.throughput_ratio:>9.2f}{extra:>9}{met:>5}"
             )
-    lines.append(f"(× = ratio to {BASELINE}, which touches no database, measured in the same run)")
+    lines.append(
+        f"(× = ratio to {BASELINE}, which touches no database, measured in the same run; "
+        f"db ms = time in units of work per command; goals: req/s × ≥ {THROUGHPUT_GOAL}, "
+        f"p50 within {P50_SLACK_MS:.0f} ms of {BASELINE}'s)"
+    )
     return "\n".join(lines)

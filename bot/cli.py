@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
@@ -27,10 +28,10 @@ from bot import __version__
 from bot.client import Bulletin, configure_endpoints
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import Database
-from bot.db.command_syncs import GLOBAL_SCOPE, record_sync
-from bot.db.migrate import current_revision, upgrade
+from bot.db.errors import DatabaseError
 from bot.log import setup_logging
 from bot.parsing import NumberError, parse_snowflake
+from bot.services import command_sync
 from bot.sync import diff_commands, fingerprint, local_payload
 
 log = logging.getLogger("bot")
@@ -199,7 +200,7 @@ def _execute(work: Coroutine[Any, Any, int], settings: Settings) -> int:
         # is about Discord (or DISCORD_API_BASE_URL), not the database.
         log.error("Cannot reach Discord at %s: %s", _discord_api(settings), _first_line(error))
         return EXIT_FAILURE
-    except (SQLAlchemyError, OSError) as error:
+    except (SQLAlchemyError, DatabaseError, OSError) as error:
         log.error(
             "Database error at %s: %s",
             Database.describe_url(settings.database_url),
@@ -211,9 +212,10 @@ def _execute(work: Coroutine[Any, Any, int], settings: Settings) -> int:
 
 
 async def migrate(settings: Settings) -> int:
-    async with Database(settings.database_url, echo=settings.sql_echo) as db:
-        applied = await upgrade(db)
-        now = await current_revision(db)
+    from bot.db.migrate import current_revision, upgrade  # noqa: PLC0415 - Alembic only here
+
+    applied = await upgrade(settings.database_url)
+    now = await current_revision(settings.database_url)
     where = Database.describe_url(settings.database_url)
     if applied:
         _say(f"Applied {', '.join(applied)}: {where} is at revision {now}.")
@@ -229,10 +231,13 @@ async def run(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # Migrate before touching Discord: a database problem should stop us before login.
+    status = await migrate_in_child(settings)
+    if status != EXIT_OK:
+        return status
     bot = Bulletin(settings)
     async with bot:
-        # Migrate before touching Discord: a database problem should stop us before login.
-        await upgrade(bot.db)
+        await bot.db.connect()
         runner = asyncio.create_task(bot.start(settings.token), name="bulletin-bot")
         stopper = asyncio.create_task(stop.wait(), name="bulletin-stop-signal")
         await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -246,9 +251,24 @@ async def run(settings: Settings) -> int:
     return EXIT_OK
 
 
+async def migrate_in_child(settings: Settings) -> int:
+    """Run ``python -m bot migrate`` in a child process and return its exit status.
+
+    Alembic and Mako are needed only for that moment; in a child they never take memory in
+    the process that serves Discord for months. The child logs its own failure.
+    """
+    environment = {**os.environ, "DATABASE_URL": settings.database_url}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "migrate", env=environment
+    )
+    return await child.wait()
+
+
 async def sync(settings: Settings, *, guild_id: int | None, clear_guild_id: int | None) -> int:
     assert settings.token is not None
     configure_endpoints(settings)
+    from bot.db.migrate import upgrade  # noqa: PLC0415 - Alembic only here
+
     bot = Bulletin(settings, sync_on_start=False)
     async with bot:
         await upgrade(bot.db)
@@ -264,7 +284,7 @@ async def sync(settings: Settings, *, guild_id: int | None, clear_guild_id: int 
             bot.tree.copy_global_to(guild=guild)
             scope, label = guild_id, f"Guild {guild_id}"
         else:
-            guild, scope, label = None, GLOBAL_SCOPE, "Global commands"
+            guild, scope, label = None, command_sync.GLOBAL_SCOPE, "Global commands"
         local = local_payload(bot.tree, guild)
         if guild is None:
             remote = await bot.http.get_global_commands(app_id)
@@ -284,5 +304,5 @@ async def sync(settings: Settings, *, guild_id: int | None, clear_guild_id: int 
                 )
             else:
                 _say(f"Uploaded {len(synced)} command(s).")
-        await record_sync(bot.db, app_id, scope, fingerprint(local))
+        await command_sync.record(bot.db, app_id, scope, fingerprint(local))
     return EXIT_OK

@@ -20,9 +20,9 @@ from discord.ext import commands
 import cogs
 from bot.config import Settings
 from bot.db import Database
-from bot.db.command_syncs import GLOBAL_SCOPE, get_synced_fingerprint, record_sync
 from bot.db.types import utcnow
 from bot.reporting import ReportingTree
+from bot.services import command_sync
 from bot.sync import fingerprint, local_payload
 
 log = logging.getLogger(__name__)
@@ -106,10 +106,10 @@ class Bulletin(commands.AutoShardedBot):
         guild = self.sync_scope()
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
-        scope = guild.id if guild is not None else GLOBAL_SCOPE
+        scope = guild.id if guild is not None else command_sync.GLOBAL_SCOPE
         where = f"guild {scope}" if guild is not None else "global"
         wanted = fingerprint(local_payload(self.tree, guild))
-        recorded = await get_synced_fingerprint(self.db, self.application_id, scope)
+        recorded = await command_sync.recorded(self.db, self.application_id, scope)
         if recorded == wanted and not force:
             log.info("Commands unchanged since the last sync (%s); not syncing", where)
             return False
@@ -118,7 +118,7 @@ class Bulletin(commands.AutoShardedBot):
         except discord.HTTPException:
             log.exception("Syncing commands (%s) failed; the previous commands stay", where)
             return False
-        await record_sync(self.db, self.application_id, scope, wanted)
+        await command_sync.record(self.db, self.application_id, scope, wanted)
         log.info("Synced %d command(s) (%s)", len(synced), where)
         return True
 
@@ -138,4 +138,4 @@ class Bulletin(commands.AutoShardedBot):
         try:
             await super().close()
         finally:
-            await self.db.dispose()
+            await self.db.close()

@@ -57,6 +57,7 @@ class Settings:
     shard_ids: tuple[int, ...] | None = None
     post_cooldown_seconds: float = 10.0
     confirm_timeout_seconds: float = 120.0
+    defer_after_seconds: float = 1.5
     api_base_url: str | None = None
     gateway_url: str | None = None
 
@@ -206,6 +207,14 @@ def _confirm_timeout(raw: str | None) -> float:
     return value
 
 
+def _defer_after(raw: str | None) -> float:
+    value = _seconds("DEFER_AFTER_SECONDS", raw, 1.5)
+    # Discord's deadline is 3 s from its side; a deferral later than 2.5 s risks missing it.
+    if value > 2.5:
+        raise ConfigError("DEFER_AFTER_SECONDS", f"must be at most 2.5 seconds, not {raw!r}")
+    return value
+
+
 def _endpoint(name: str, raw: str | None, schemes: tuple[str, ...]) -> str | None:
     if raw is None:
         return None
@@ -249,6 +258,7 @@ def load_settings(
             "POST_COOLDOWN_SECONDS", _text(source, "POST_COOLDOWN_SECONDS"), 10.0
         ),
         confirm_timeout_seconds=_confirm_timeout(_text(source, "CONFIRM_TIMEOUT_SECONDS")),
+        defer_after_seconds=_defer_after(_text(source, "DEFER_AFTER_SECONDS")),
         api_base_url=_endpoint(
             "DISCORD_API_BASE_URL", _text(source, "DISCORD_API_BASE_URL"), ("http", "https")
         ),

@@ -7,12 +7,12 @@ then clipped to the field's limit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Sequence
 
 import discord
+from discord.utils import format_dt
 
+from bot.db.models import PostDict, UserDict
 from bot.display import display_text
 
 # Discord's limits for embeds (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -28,7 +28,6 @@ PROFILE_COLOUR = discord.Colour.blurple()
 POST_COLOUR = discord.Colour.green()
 SUCCESS_COLOUR = discord.Colour.green()
 EXCERPT_LENGTH = 200
-POSTS_PER_PAGE = 5
 
 
 def member_text(text: str, limit: int, *, multiline: bool = False) -> str:
@@ -36,42 +35,35 @@ def member_text(text: str, limit: int, *, multiline: bool = False) -> str:
     return display_text(text, limit, multiline=multiline)
 
 
-def discord_time(iso: str, style: str = "R") -> str:
-    """A Discord timestamp tag, shown in each reader's own time zone."""
-    return f"<t:{int(datetime.fromisoformat(iso).timestamp())}:{style}>"
-
-
 def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def post_heading(post: Mapping[str, Any], limit: int) -> str:
+def post_heading(post: PostDict, limit: int) -> str:
     """``#id · title``, with only the member's title escaped."""
     prefix = f"#{post['id']} · "
     return prefix + member_text(post["title"], limit - len(prefix))
 
 
-def profile_embed(
-    user: Mapping[str, Any], *, post_count: int | None, show_age: bool
-) -> discord.Embed:
+def profile_embed(user: UserDict, *, show_posts: bool, show_age: bool) -> discord.Embed:
     embed = discord.Embed(title=member_text(user["name"], TITLE_LIMIT), colour=PROFILE_COLOUR)
     embed.add_field(name="Member", value=f"<@{user['discord_id']}>")
     if show_age:
         embed.add_field(name="Age", value=str(user["age"]))
-    if post_count is not None:
-        embed.add_field(name="Posts", value=str(post_count))
-    embed.add_field(name="Joined", value=discord_time(user["created_at"], "D"))
+    if show_posts:
+        embed.add_field(name="Posts", value=str(user["post_count"]))
+    embed.add_field(name="Joined", value=format_dt(user["created_at"], "D"))
     return embed
 
 
-def post_embed(post: Mapping[str, Any], *, author_name: str) -> discord.Embed:
+def post_embed(post: PostDict, *, author_name: str) -> discord.Embed:
     embed = discord.Embed(
         title=post_heading(post, TITLE_LIMIT),
         description=member_text(post["body"], DESCRIPTION_LIMIT, multiline=True)
         if post["body"]
         else None,
         colour=POST_COLOUR,
-        timestamp=datetime.fromisoformat(post["created_at"]),
+        timestamp=post["created_at"],
     )
     # An author name is shown as plain text: nothing to escape, but bidi controls still mislead.
     embed.set_author(name=display_text(author_name, AUTHOR_LIMIT, markdown=False))
@@ -80,7 +72,7 @@ def post_embed(post: Mapping[str, Any], *, author_name: str) -> discord.Embed:
 
 
 def posts_page_embed(
-    posts: Sequence[Mapping[str, Any]], *, owner_name: str, page: int, pages: int, total: int
+    posts: Sequence[PostDict], *, owner_name: str, page: int, pages: int, total: int
 ) -> discord.Embed:
     embed = discord.Embed(
         title=member_text(f"{owner_name}'s posts", TITLE_LIMIT), colour=POST_COLOUR
@@ -92,7 +84,7 @@ def posts_page_embed(
         excerpt = one_line(post["body"] or "") or "(no body)"
         embed.add_field(
             name=post_heading(post, FIELD_NAME_LIMIT),
-            value=member_text(excerpt, EXCERPT_LENGTH) + f"\n{discord_time(post['created_at'])}",
+            value=member_text(excerpt, EXCERPT_LENGTH) + f"\n{format_dt(post['created_at'], 'R')}",
             inline=False,
         )
     embed.set_footer(text=f"Page {page} of {pages} · {total} post{'s' if total != 1 else ''}")

@@ -1,19 +1,15 @@
-"""How answers and errors reach members: one path for every command, button, modal and menu.
+"""How errors reach members: one path for every command, button, modal and menu.
 
 ``report_error`` is the single error handler (behind ``tree.on_error`` and the ``on_error`` of
-the base view, modal and dynamic item in ``bot.ui``). Domain errors become an ephemeral embed
-with their sentence; failed checks and cooldowns an ephemeral explanation; anything else is
+the base view and dynamic item in ``bot.ui``). Domain errors become an ephemeral embed with
+their sentence; failed checks and cooldowns an ephemeral explanation; anything else is
 logged with its traceback and an error id, and the member sees a short apology with that id.
-
-Discord lets an interaction be answered once; after that only follow-ups and edits work, and
-the interaction does not remember whether a deferral was public. ``defer`` records that in
-``interaction.extras`` so a later private answer can first remove the public "thinking…"
-placeholder (a follow-up would otherwise replace it and inherit its public visibility).
+The message goes through the interaction's ``Reply`` (``bot.replies``) when one is open, so
+it never races the answer or a deferral.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import secrets
@@ -24,11 +20,10 @@ from discord import app_commands
 
 from bot.display import QUOTE_LIMIT, display_text
 from bot.errors import BulletinError
+from bot.replies import current_reply
 
 log = logging.getLogger(__name__)
 
-# interaction.extras key: True while a public "thinking…" placeholder is showing.
-PUBLIC_PLACEHOLDER = "bulletin_public_placeholder"
 UNKNOWN_INTERACTION = 10062
 ALREADY_ACKNOWLEDGED = 40060
 
@@ -49,50 +44,6 @@ def notice_embed(text: str) -> discord.Embed:
     return discord.Embed(description=text, colour=NOTICE_COLOUR)
 
 
-async def defer(interaction: discord.Interaction[Any], *, ephemeral: bool) -> None:
-    """Acknowledge now and answer later, with the visibility the final answer will have.
-
-    Use it before any work that can wait (a database lock, an HTTP call), so the answer does
-    not miss Discord's three-second deadline.
-    """
-    if interaction.response.is_done():
-        return
-    await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-    interaction.extras[PUBLIC_PLACEHOLDER] = not ephemeral
-
-
-async def send_reply(
-    interaction: discord.Interaction[Any],
-    *,
-    embed: discord.Embed | None = None,
-    content: str | None = None,
-    view: discord.ui.View | None = None,
-    ephemeral: bool = True,
-) -> None:
-    """Answer an interaction whether or not it was deferred.
-
-    A deferred interaction's placeholder is replaced by the answer when the visibility
-    matches; a private answer to a public placeholder removes the placeholder first.
-    """
-    kwargs: dict[str, Any] = {"embed": embed, "content": content}
-    if view is not None:
-        kwargs["view"] = view
-    if not interaction.response.is_done():
-        await interaction.response.send_message(**kwargs, ephemeral=ephemeral)
-        return
-    public_placeholder = interaction.extras.pop(PUBLIC_PLACEHOLDER, None)
-    if public_placeholder is None:
-        # Already answered (or a component deferral): a follow-up is a new message.
-        await interaction.followup.send(**kwargs, ephemeral=ephemeral)
-    elif public_placeholder == (not ephemeral):
-        await interaction.edit_original_response(**kwargs)
-    else:
-        if public_placeholder:
-            with contextlib.suppress(discord.NotFound):
-                await interaction.delete_original_response()
-        await interaction.followup.send(**kwargs, ephemeral=ephemeral)
-
-
 async def send_private(interaction: discord.Interaction[Any], embed: discord.Embed) -> None:
     """Tell only the member something, whatever state the interaction is in.
 
@@ -100,7 +51,13 @@ async def send_private(interaction: discord.Interaction[Any], embed: discord.Emb
     failure an error in the log.
     """
     try:
-        await send_reply(interaction, embed=embed, ephemeral=True)
+        reply = current_reply(interaction)
+        if reply is not None:
+            await reply.fail(embed)
+        elif interaction.response.is_done():
+            await interaction.followup.send(embed=embed, ephemeral=True)
+        else:
+            await interaction.response.send_message(embed=embed, ephemeral=True)
     except discord.NotFound as error:
         if error.code == UNKNOWN_INTERACTION:
             log.warning(

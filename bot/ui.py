@@ -1,4 +1,4 @@
-"""Base classes for buttons, views, modals and autocomplete, all reporting errors one way.
+"""Base classes for buttons, views and autocomplete, all reporting errors one way.
 
 discord.py routes failures differently for each kind of component, and some routes reach no
 one: a ``DynamicItem`` runs inside a throwaway view whose ``on_error`` is never called, and its
@@ -79,16 +79,6 @@ class BaseView(discord.ui.View):
             pass  # the message, or the interaction's 15-minute webhook, is gone
         except discord.HTTPException:
             log.warning("Could not disable the buttons of an expired view", exc_info=True)
-
-
-class BaseModal(discord.ui.Modal):
-    """A modal whose errors reach the member."""
-
-    # discord.py's Modal.on_error takes no item, unlike the View.on_error it inherits.
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction[Any], error: Exception, /
-    ) -> None:
-        await report_error(interaction, error)
 
 
 class OwnedDynamicItem(discord.ui.DynamicItem[ItemT], template=r"(?!)"):

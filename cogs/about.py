@@ -16,7 +16,7 @@ from discord.ext import commands
 from bot import __version__
 from bot.client import Bulletin
 from bot.db.types import utcnow
-from bot.reporting import send_reply
+from bot.replies import reply_to
 
 
 def _duration(seconds: float) -> str:
@@ -72,7 +72,8 @@ class About(commands.Cog):
         )
         embed.add_field(name="Gateway latency", value=latency_text(latency, interval))
         embed.add_field(name="Shard", value=f"{shard_id + 1} of {self.bot.shard_count or 1}")
-        await send_reply(interaction, embed=embed)
+        async with reply_to(interaction) as reply:
+            await reply.send(embed=embed)
 
 
 async def setup(bot: Bulletin) -> None:

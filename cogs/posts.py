@@ -7,7 +7,6 @@ The page buttons of /myposts keep their owner and cursor in their ``custom_id``
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, cast
 
@@ -17,12 +16,10 @@ from discord.ext import commands
 
 from bot.client import Bulletin
 from bot.context import guild_id_of
-from bot.db import posts, users
 from bot.display import display_text
 from bot.embeds import (
     CHOICE_NAME_LIMIT,
     FIELD_VALUE_LIMIT,
-    POSTS_PER_PAGE,
     member_text,
     post_embed,
     posts_page_embed,
@@ -30,15 +27,15 @@ from bot.embeds import (
 )
 from bot.errors import InvalidInput
 from bot.parsing import NumberError, parse_snowflake
-from bot.reporting import defer, send_reply
+from bot.replies import reply_to
+from bot.services import posts
+from bot.services.posts import Direction
 from bot.ui import OwnedDynamicItem, safe_autocomplete
 
 TitleOption = app_commands.Range[str, 1, 256]
 BodyOption = app_commands.Range[str, 1, 4000]
 PostOption = app_commands.Range[str, 1, 100]
 
-NEWER = "n"
-OLDER = "o"
 PAGE_TEMPLATE = re.compile(
     r"myposts:(?P<owner>\d{1,20}):(?P<direction>[no]):(?P<cursor>\d{1,19}):(?P<page>\d{1,7})"
 )
@@ -79,13 +76,13 @@ class PageButton(OwnedDynamicItem[discord.ui.Button[Any]], template=PAGE_TEMPLAT
     """Previous (newer posts) or Next (older posts) on a /myposts page."""
 
     def __init__(
-        self, owner_id: int, direction: str, cursor: int, page: int, *, disabled: bool = False
+        self, owner_id: int, direction: Direction, cursor: int, page: int, *, disabled: bool = False
     ) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Previous" if direction == NEWER else "Next",
+                label="Previous" if direction is Direction.NEWER else "Next",
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"myposts:{owner_id}:{direction}:{cursor}:{page}",
+                custom_id=f"myposts:{owner_id}:{direction.value}:{cursor}:{page}",
                 disabled=disabled,
             )
         )
@@ -104,20 +101,21 @@ class PageButton(OwnedDynamicItem[discord.ui.Button[Any]], template=PAGE_TEMPLAT
     ) -> PageButton:
         # Our own custom_ids never exceed a 64-bit id; a forged one is clamped, not trusted.
         cursor = min(int(match["cursor"]), ID_MAX)
-        return cls(int(match["owner"]), match["direction"], cursor, int(match["page"]))
+        direction = Direction(match["direction"])
+        return cls(int(match["owner"]), direction, cursor, int(match["page"]))
 
     async def on_press(self, interaction: discord.Interaction[Any]) -> None:
         guild_id = guild_id_of(interaction)
-        await interaction.response.defer()
-        embed, view = await render_page(
-            cast(Bulletin, interaction.client),
-            guild_id,
-            self.owner_id,
-            direction=self.direction,
-            cursor=self.cursor,
-            page=self.page,
-        )
-        await interaction.edit_original_response(embed=embed, view=view)
+        async with reply_to(interaction, update=True) as reply:
+            embed, view = await render_page(
+                cast(Bulletin, interaction.client),
+                guild_id,
+                self.owner_id,
+                direction=self.direction,
+                cursor=self.cursor,
+                page=self.page,
+            )
+            await reply.send(embed=embed, view=view)
 
 
 async def render_page(
@@ -125,48 +123,33 @@ async def render_page(
     guild_id: int,
     owner_id: int,
     *,
-    direction: str | None = None,
+    direction: Direction | None = None,
     cursor: int = 0,
     page: int = 1,
 ) -> tuple[discord.Embed, discord.ui.View | None]:
-    """One page of a member's posts: the newest page, or the page beside ``cursor``."""
-    user, total = await users.get_user_with_post_count(bot.db, guild_id, owner_id)
-    pages = max(1, math.ceil(total / POSTS_PER_PAGE))
-    window = POSTS_PER_PAGE + 1  # one extra tells whether there is more beyond this page
-    if direction == OLDER:
-        found = await posts.get_user_posts(
-            bot.db, guild_id, owner_id, before_id=cursor, limit=window
-        )
-        has_older, has_newer = len(found) > POSTS_PER_PAGE, True
-        shown, page = found[:POSTS_PER_PAGE], page + 1
-        if not has_older:
-            page = pages
-    elif direction == NEWER:
-        found = await posts.get_user_posts(
-            bot.db, guild_id, owner_id, after_id=cursor, limit=window
-        )
-        has_older, has_newer = True, len(found) > POSTS_PER_PAGE
-        shown, page = found[-POSTS_PER_PAGE:], page - 1
-        if not has_newer:
-            page = 1
-    else:
-        found = await posts.get_user_posts(bot.db, guild_id, owner_id, limit=window)
-        has_older, has_newer = len(found) > POSTS_PER_PAGE, False
-        shown, page = found[:POSTS_PER_PAGE], 1
-    if not shown and direction is not None:
-        # Everything on that side was deleted meanwhile: start again from the newest page.
-        return await render_page(bot, guild_id, owner_id)
-    page = min(max(page, 1), pages)
-    embed = posts_page_embed(
-        [p.to_dict() for p in shown], owner_name=user.name, page=page, pages=pages, total=total
+    """One page of a member's posts as an embed, with its page buttons."""
+    found = await posts.page_of_posts(
+        bot.db, guild_id, owner_id, direction=direction, cursor=cursor, page=page
     )
-    if not (has_newer or has_older):
+    embed = posts_page_embed(
+        [p.to_dict() for p in found.posts],
+        owner_name=found.owner.name,
+        page=found.page,
+        pages=found.pages,
+        total=found.total,
+    )
+    if not (found.has_newer or found.has_older):
         return embed, None
     # Only DynamicItems and no timeout: a view that mixes them with ordinary buttons
     # unregisters the DynamicItem class for the whole process when it times out.
+    newest, oldest = found.posts[0].id, found.posts[-1].id
     view = discord.ui.View(timeout=None)
-    view.add_item(PageButton(owner_id, NEWER, shown[0].id, page, disabled=not has_newer))
-    view.add_item(PageButton(owner_id, OLDER, shown[-1].id, page, disabled=not has_older))
+    view.add_item(
+        PageButton(owner_id, Direction.NEWER, newest, found.page, disabled=not found.has_newer)
+    )
+    view.add_item(
+        PageButton(owner_id, Direction.OLDER, oldest, found.page, disabled=not found.has_older)
+    )
     return embed, view
 
 
@@ -195,34 +178,31 @@ class Posts(commands.Cog):
         body: BodyOption | None = None,
     ) -> None:
         guild_id = guild_id_of(interaction)
-        await defer(interaction, ephemeral=False)
-        created = await posts.add_post(self.bot.db, guild_id, interaction.user.id, title, body)
-        await send_reply(
-            interaction,
-            embed=post_embed(created.to_dict(), author_name=interaction.user.display_name),
-            ephemeral=False,
-        )
+        async with reply_to(interaction, ephemeral=False) as reply:
+            created = await posts.publish(self.bot.db, guild_id, interaction.user.id, title, body)
+            await reply.send(
+                embed=post_embed(created.to_dict(), author_name=interaction.user.display_name)
+            )
 
     @app_commands.command(name="myposts", description="Page through your posts, newest first")
     async def myposts(self, interaction: discord.Interaction[Any]) -> None:
         guild_id = guild_id_of(interaction)
-        await defer(interaction, ephemeral=True)
-        embed, view = await render_page(self.bot, guild_id, interaction.user.id)
-        await send_reply(interaction, embed=embed, view=view)
+        async with reply_to(interaction) as reply:
+            embed, view = await render_page(self.bot, guild_id, interaction.user.id)
+            await reply.send(embed=embed, view=view)
 
     @app_commands.command(name="deletepost", description="Delete one of your posts")
     @app_commands.describe(post="The post to delete: pick it from the list or type its number")
     async def deletepost(self, interaction: discord.Interaction[Any], post: PostOption) -> None:
         guild_id = guild_id_of(interaction)
         post_id = parse_post_id(post)
-        await defer(interaction, ephemeral=True)
-        deleted = await posts.delete_post(self.bot.db, guild_id, interaction.user.id, post_id)
-        await send_reply(
-            interaction,
-            embed=success_embed(f"Deleted post #{deleted.id}.", title="Post deleted").add_field(
-                name="Title", value=member_text(deleted.title, FIELD_VALUE_LIMIT)
-            ),
-        )
+        async with reply_to(interaction) as reply:
+            deleted = await posts.delete(self.bot.db, guild_id, interaction.user.id, post_id)
+            await reply.send(
+                embed=success_embed(f"Deleted post #{deleted.id}.", title="Post deleted").add_field(
+                    name="Title", value=member_text(deleted.title, FIELD_VALUE_LIMIT)
+                )
+            )
 
     @deletepost.autocomplete("post")
     @safe_autocomplete
@@ -231,7 +211,7 @@ class Posts(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        found = await posts.search_user_posts(
+        found = await posts.suggestions(
             self.bot.db, interaction.guild_id, interaction.user.id, current
         )
         return [

@@ -1,7 +1,8 @@
 """Member profiles: /register, /profile, /rename and /leave.
 
-Each command is one call into ``bot.db.users`` and one reply built from ``to_dict()``; every
-reply is ephemeral. /leave asks first, with buttons only its invoker can press.
+Each command is one call into ``bot.services.profiles`` and one reply built from
+``to_dict()``; every reply is ephemeral. /leave asks first, with buttons only its invoker can
+press.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from discord.ext import commands
 
 from bot.client import Bulletin
 from bot.context import guild_id_of
-from bot.db import users
 from bot.embeds import profile_embed, success_embed
 from bot.errors import NotFound, NotRegistered
-from bot.reporting import defer, send_reply
+from bot.replies import reply_to
+from bot.services import profiles
 from bot.ui import BaseView
 
 NameOption = app_commands.Range[str, 1, 32]
@@ -37,25 +38,23 @@ class LeaveConfirmation(BaseView):
         self, interaction: discord.Interaction[Any], _button: discord.ui.Button[Any]
     ) -> None:
         self.stop()
-        await interaction.response.defer()  # the delete may wait for the write lock
-        deleted = await users.delete_user(self.bot.db, self.guild_id, interaction.user.id)
-        posts = f"{deleted} post{'s' if deleted != 1 else ''}"
-        await interaction.edit_original_response(
-            embed=success_embed(
-                f"Your profile and {posts} were deleted. You can /register again any time.",
-                title="Profile deleted",
-            ),
-            view=None,
-        )
+        async with reply_to(interaction, update=True) as reply:
+            deleted = await profiles.leave(self.bot.db, self.guild_id, interaction.user.id)
+            posts = f"{deleted} post{'s' if deleted != 1 else ''}"
+            await reply.send(
+                embed=success_embed(
+                    f"Your profile and {posts} were deleted. You can /register again any time.",
+                    title="Profile deleted",
+                )
+            )
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(
         self, interaction: discord.Interaction[Any], _button: discord.ui.Button[Any]
     ) -> None:
         self.stop()
-        await interaction.response.edit_message(
-            embed=success_embed("Nothing was deleted.", title="Cancelled"), view=None
-        )
+        async with reply_to(interaction, update=True) as reply:
+            await reply.send(embed=success_embed("Nothing was deleted.", title="Cancelled"))
 
 
 class Profiles(commands.Cog):
@@ -73,13 +72,12 @@ class Profiles(commands.Cog):
         self, interaction: discord.Interaction[Any], name: NameOption, age: AgeOption
     ) -> None:
         guild_id = guild_id_of(interaction)
-        await defer(interaction, ephemeral=True)
-        user = await users.add_user(self.bot.db, guild_id, interaction.user.id, name, age)
-        await send_reply(
-            interaction,
-            content="Welcome! This is your profile.",
-            embed=profile_embed(user.to_dict(), post_count=0, show_age=True),
-        )
+        async with reply_to(interaction) as reply:
+            user = await profiles.register(self.bot.db, guild_id, interaction.user.id, name, age)
+            await reply.send(
+                content="Welcome! This is your profile.",
+                embed=profile_embed(user.to_dict(), show_posts=True, show_age=True),
+            )
 
     @app_commands.command(name="profile", description="Show your profile, or another member's")
     @app_commands.describe(member="Whose profile to show (leave empty for your own)")
@@ -89,53 +87,46 @@ class Profiles(commands.Cog):
         guild_id = guild_id_of(interaction)
         target = member or interaction.user
         own = target.id == interaction.user.id
-        await defer(interaction, ephemeral=True)
-        try:
-            user, post_count = await users.get_user_with_post_count(
-                self.bot.db, guild_id, target.id
-            )
-        except NotRegistered:
-            if own:
-                raise
-            raise NotFound(f"{target.mention} has no profile in this server.") from None
-        await send_reply(
-            interaction, embed=profile_embed(user.to_dict(), post_count=post_count, show_age=own)
-        )
+        async with reply_to(interaction) as reply:
+            try:
+                user = await profiles.profile(self.bot.db, guild_id, target.id)
+            except NotRegistered:
+                if own:
+                    raise
+                raise NotFound(f"{target.mention} has no profile in this server.") from None
+            await reply.send(embed=profile_embed(user.to_dict(), show_posts=True, show_age=own))
 
     @app_commands.command(name="rename", description="Change the name on your profile")
     @app_commands.describe(name="Your new name (1–32 characters)")
     async def rename(self, interaction: discord.Interaction[Any], name: NameOption) -> None:
         guild_id = guild_id_of(interaction)
-        await defer(interaction, ephemeral=True)
-        user = await users.update_user_name(self.bot.db, guild_id, interaction.user.id, name)
-        await send_reply(
-            interaction,
-            content="Your profile was renamed.",
-            embed=profile_embed(user.to_dict(), post_count=None, show_age=True),
-        )
+        async with reply_to(interaction) as reply:
+            user = await profiles.rename(self.bot.db, guild_id, interaction.user.id, name)
+            await reply.send(
+                content="Your profile was renamed.",
+                embed=profile_embed(user.to_dict(), show_posts=False, show_age=True),
+            )
 
     @app_commands.command(
         name="leave", description="Delete your profile and all your posts in this server"
     )
     async def leave(self, interaction: discord.Interaction[Any]) -> None:
         guild_id = guild_id_of(interaction)
-        await defer(interaction, ephemeral=True)
-        _, post_count = await users.get_user_with_post_count(
-            self.bot.db, guild_id, interaction.user.id
-        )
-        view = LeaveConfirmation(self.bot, owner_id=interaction.user.id, guild_id=guild_id)
-        view.attach(interaction)
-        posts = f"{post_count} post{'s' if post_count != 1 else ''}"
-        what = f"your profile and your {posts}" if post_count else "your profile"
-        await send_reply(
-            interaction,
-            embed=discord.Embed(
-                title="Delete your profile?",
-                description=f"This deletes {what} in this server. It cannot be undone.",
-                colour=discord.Colour.red(),
-            ),
-            view=view,
-        )
+        async with reply_to(interaction) as reply:
+            user = await profiles.profile(self.bot.db, guild_id, interaction.user.id)
+            view = LeaveConfirmation(self.bot, owner_id=interaction.user.id, guild_id=guild_id)
+            view.attach(interaction)
+            count = user.post_count
+            posts = f"{count} post{'s' if count != 1 else ''}"
+            what = f"your profile and your {posts}" if count else "your profile"
+            await reply.send(
+                embed=discord.Embed(
+                    title="Delete your profile?",
+                    description=f"This deletes {what} in this server. It cannot be undone.",
+                    colour=discord.Colour.red(),
+                ),
+                view=view,
+            )
 
 
 async def setup(bot: Bulletin) -> None:

@@ -11,6 +11,7 @@ PostgreSQL half is skipped and the run says so; under ``CI=true`` that is a fail
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -20,11 +21,11 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.db import Database
-from bot.db.migrate import upgrade
+from bot.db.migrate import migration_engine, upgrade
 from tests.pg_address import AddressError, pg_address
 
 BACKENDS = ("sqlite", "postgresql")
@@ -172,9 +173,12 @@ async def db(empty_database_url: str) -> AsyncIterator[Database]:
 
 @dataclass
 class StatementLog:
-    """The SQL statements an engine sent, without transaction control and PRAGMAs."""
+    """The SQL statements a ``Database`` sent, without transaction control and PRAGMAs.
 
-    statements: list[tuple[str, bool]] = field(default_factory=list)
+    An executemany counts once, as one round trip.
+    """
+
+    statements: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -183,21 +187,27 @@ class StatementLog:
     def clear(self) -> None:
         self.statements.clear()
 
+    def record(self, sql: str) -> None:
+        if not _NOT_COUNTED.match(sql):
+            self.statements.append(sql)
+
+
+@contextlib.contextmanager
+def statement_log(db: Database) -> Iterator[StatementLog]:
+    """Records every statement ``db`` sends while the block runs."""
+    log = StatementLog()
+    stop = db.listen(log.record)
+    try:
+        yield log
+    finally:
+        stop()
+
 
 @pytest.fixture
 def statements(db: Database) -> Iterator[StatementLog]:
-    """Records every statement ``db`` sends (executemany counts once, as one round trip)."""
-    log = StatementLog()
-
-    def record(
-        _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, executemany: bool
-    ) -> None:
-        if not _NOT_COUNTED.match(statement):
-            log.statements.append((statement, executemany))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    yield log
-    event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    """Records every statement ``db`` sends during the test."""
+    with statement_log(db) as log:
+        yield log
 
 
 @pytest.fixture
@@ -211,13 +221,17 @@ def postgres_url() -> str:
 
 
 async def table_names(database: Database) -> set[str]:
-    async with database.engine.connect() as connection:
-        if database.is_sqlite:
-            rows = await connection.execute(
-                text("SELECT name FROM sqlite_master WHERE type='table'")
-            )
-        else:
-            rows = await connection.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname='public'")
-            )
-        return {row[0] for row in rows}
+    engine = migration_engine(database.url)
+    try:
+        async with engine.connect() as connection:
+            if database.is_sqlite:
+                rows = await connection.execute(
+                    text("SELECT name FROM sqlite_master WHERE type='table'")
+                )
+            else:
+                rows = await connection.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+                )
+            return {row[0] for row in rows}
+    finally:
+        await engine.dispose()

@@ -1,5 +1,6 @@
-"""Structure: the data layer never imports ``discord``, the bot never depends on the emulator,
-the emulator never on the bot; every module says what it is for."""
+"""Structure: the services and the data layer never import ``discord``, the cogs reach the
+data only through the services, the bot never depends on the emulator, the emulator never on
+the bot; every module says what it is for."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_LAYER = [ROOT / "bot" / "db", ROOT / "bot" / "errors.py"]
+DATA_LAYER = [ROOT / "bot" / "db", ROOT / "bot" / "errors.py", ROOT / "bot" / "parsing.py"]
+SERVICES = [ROOT / "bot" / "services"]
+# What the Discord-facing code may import from the data layer: models and types, no queries.
+DATA_TYPES = {"bot.db", "bot.db.models", "bot.db.types", "bot.db.errors"}
 
 
 def _python_files(*places: Path) -> list[Path]:
@@ -30,9 +34,9 @@ def _imported_modules(path: Path) -> set[str]:
     return names
 
 
-def test_data_layer_source_never_imports_discord() -> None:
-    files = _python_files(*DATA_LAYER)
-    assert len(files) >= 8
+def test_services_and_data_layer_source_never_import_discord() -> None:
+    files = _python_files(*DATA_LAYER, *SERVICES)
+    assert len(files) >= 12
     offenders = {
         str(path.relative_to(ROOT)): sorted(
             m for m in _imported_modules(path) if m.split(".")[0] in ("discord", "cogs")
@@ -46,7 +50,7 @@ def test_importing_the_data_layer_loads_no_discord() -> None:
     """Also catches an indirect import through another module."""
     code = (
         "import sys, bot.db, bot.db.users, bot.db.posts, bot.db.command_syncs, bot.db.migrate, "
-        "bot.errors; print(sorted(m for m in sys.modules if m == 'discord' or m.startswith('discord.')))"
+        "bot.errors, bot.services.profiles, bot.services.posts, bot.services.command_sync; print(sorted(m for m in sys.modules if m == 'discord' or m.startswith('discord.')))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
@@ -70,6 +74,25 @@ def test_cogs_never_build_sql() -> None:
         if any(m.split(".")[0] == "sqlalchemy" for m in _imported_modules(path))
     ]
     assert offenders == []
+
+
+def test_the_discord_facing_code_reaches_the_data_through_services() -> None:
+    places = [ROOT / "cogs", ROOT / "bot"]
+    facing = [
+        p
+        for p in _python_files(*places)
+        if not p.is_relative_to(ROOT / "bot" / "db")
+        and not p.is_relative_to(ROOT / "bot" / "services")
+    ]
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            m for m in _imported_modules(path) if m.startswith("bot.db") and m not in DATA_TYPES
+        )
+        for path in facing
+    }
+    # The command line migrates and reports database errors; nothing else reaches past.
+    allowed = {"bot/cli.py": ["bot.db.migrate"]}
+    assert {k: v for k, v in offenders.items() if v and allowed.get(k) != v} == {}
 
 
 def test_the_emulator_knows_discord_not_the_bot() -> None:

@@ -16,7 +16,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from bot.db import Base, Database
-from bot.db.migrate import current_revision, downgrade, head_revision, upgrade
+from bot.db.migrate import (
+    current_revision,
+    downgrade,
+    head_revision,
+    migration_engine,
+    upgrade,
+)
 from bot.db.users import add_user, get_user
 from tests.conftest import empty_postgres, table_names
 
@@ -30,11 +36,14 @@ def _differences(connection: Connection) -> list[Any]:
 
 
 async def test_migrations_build_exactly_the_models(empty_database_url: str) -> None:
-    async with Database(empty_database_url) as db:
-        assert await upgrade(db) == [head_revision()]
-        async with db.engine.connect() as connection:
+    assert await upgrade(empty_database_url) == ["0001", head_revision()]
+    engine = migration_engine(empty_database_url)
+    try:
+        async with engine.connect() as connection:
             differences = await connection.run_sync(_differences)
-        assert differences == []
+    finally:
+        await engine.dispose()
+    assert differences == []
 
 
 async def test_up_down_up(empty_database_url: str) -> None:
@@ -43,14 +52,15 @@ async def test_up_down_up(empty_database_url: str) -> None:
         await upgrade(db)
         assert await current_revision(db) == head_revision()
         assert await table_names(db) >= TABLES
-        await add_user(db, 1, 2, "Ann", 30)
+        await db.write_one(add_user(1, 2, "Ann", 30))
+        await db.close()
         await downgrade(db, "base")
         assert await current_revision(db) is None
         assert await table_names(db) & (TABLES - {"alembic_version"}) == set()
         await upgrade(db)
         assert await upgrade(db) == []  # already at head: nothing applied
-        await add_user(db, 1, 2, "Ann", 30)
-        assert (await get_user(db, 1, 2)).name == "Ann"
+        await db.write_one(add_user(1, 2, "Ann", 30))
+        assert (await db.read_one(get_user(1, 2))).name == "Ann"
 
 
 def _bot_command(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import discord
 from discord import app_commands
 
 from bot.db import Database
-from bot.db.command_syncs import get_synced_fingerprint, record_sync
+from bot.db.command_syncs import GLOBAL_SCOPE, get_synced_fingerprint, record_sync
+from bot.services import command_sync
 from bot.sync import diff_commands, fingerprint, local_payload
 
 
@@ -78,10 +80,21 @@ def test_diff_names_added_removed_and_changed() -> None:
 
 
 async def test_sync_record_round_trip(db: Database) -> None:
-    assert await get_synced_fingerprint(db, 42, 0) is None
-    await record_sync(db, 42, 0, "a" * 64)
-    await record_sync(db, 42, 0, "b" * 64)  # an upsert, not a duplicate key error
-    await record_sync(db, 42, 99, "c" * 64)
-    assert await get_synced_fingerprint(db, 42, 0) == "b" * 64
-    assert await get_synced_fingerprint(db, 42, 99) == "c" * 64
-    assert await get_synced_fingerprint(db, 43, 0) is None
+    assert await command_sync.recorded(db, 42, GLOBAL_SCOPE) is None
+    await command_sync.record(db, 42, GLOBAL_SCOPE, "a" * 64)
+    await command_sync.record(db, 42, GLOBAL_SCOPE, "b" * 64)  # an upsert, not a duplicate key
+    await command_sync.record(db, 42, 99, "c" * 64)
+    assert await command_sync.recorded(db, 42, GLOBAL_SCOPE) == "b" * 64
+    assert await command_sync.recorded(db, 42, 99) == "c" * 64
+    assert await command_sync.recorded(db, 43, GLOBAL_SCOPE) is None
+    assert await db.read_one(get_synced_fingerprint(42, 99)) == "c" * 64
+
+
+async def test_concurrent_records_of_one_scope_all_succeed(db: Database) -> None:
+    """Several shard processes may record the same scope at once: the upsert takes them all."""
+    outcomes = await asyncio.gather(
+        *(db.write_one(record_sync(42, GLOBAL_SCOPE, f"{i:064d}")) for i in range(20)),
+        return_exceptions=True,
+    )
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    assert await command_sync.recorded(db, 42, GLOBAL_SCOPE) in {f"{i:064d}" for i in range(20)}

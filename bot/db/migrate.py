@@ -1,10 +1,15 @@
-"""Running Alembic migrations from inside the bot's event loop.
+"""Running Alembic migrations, on an engine of their own.
 
-Alembic's stock async ``env.py`` calls ``asyncio.run()``, which fails inside a running loop;
-instead the upgrade runs on one of our engine's connections through ``run_sync`` and hands
-it to ``env.py`` in ``config.attributes["connection"]`` (Alembic's connection-sharing recipe).
-On PostgreSQL ``env.py`` takes a transaction-scoped advisory lock inside Alembic's own
-transaction, so several processes starting at once upgrade exactly once.
+Alembic drives SQLAlchemy's engine, which the serving bot does not use (``bot.db.database``
+runs compiled statements on its own connections), so migrations get a short-lived async
+engine here and run through ``run_sync``, with the connection handed to ``env.py`` in
+``config.attributes["connection"]`` (Alembic's connection-sharing recipe). On PostgreSQL
+``env.py`` takes a transaction-scoped advisory lock inside Alembic's transaction, so several
+processes starting at once upgrade exactly once. On SQLite every connection gets foreign
+keys and an explicit ``BEGIN``, so DDL runs in a transaction too.
+
+The bot itself migrates in a child process (``python -m bot migrate``), so Alembic and Mako
+are never loaded into the process that serves Discord.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
-from bot.db.database import Database
+from bot.db.database import SQLITE_BUSY_TIMEOUT_MS, Database, sqlite_path
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -41,6 +49,40 @@ def head_revision() -> str:
     return head
 
 
+def migration_engine(url: str | URL) -> AsyncEngine:
+    """A pool-less engine for migrations and tools, with the same SQLite settings as the bot."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = sqlite_path(parsed)
+        if path is None:
+            raise ValueError("Bulletin needs a SQLite file, not an in-memory database")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(parsed, poolclass=NullPool)
+    if parsed.get_backend_name() == "sqlite":
+        _tune_sqlite(engine)
+    return engine
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    """Foreign keys and explicit BEGIN on every connection (SQLAlchemy's documented recipe)."""
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # BEGIN is ours to emit (see _on_begin)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _run(connection: Connection, action: str, revision: str) -> list[str]:
     config = alembic_config(connection.engine.url)
     config.attributes["connection"] = connection
@@ -55,23 +97,35 @@ def _current(connection: Connection) -> Any:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-async def upgrade(db: Database, revision: str = "head") -> list[str]:
+def _url_of(target: Database | str | URL) -> URL:
+    return target.url if isinstance(target, Database) else make_url(target)
+
+
+async def _on_engine(target: Database | str | URL, work: Any, *args: Any) -> Any:
+    engine = migration_engine(_url_of(target))
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(work, *args)
+    finally:
+        await engine.dispose()
+
+
+async def upgrade(target: Database | str | URL, revision: str = "head") -> list[str]:
     """Bring the schema up to ``revision`` (the newest by default).
 
     Returns the revisions this call applied: none when another process got there first.
     """
-    async with db.engine.connect() as connection:
-        return await connection.run_sync(_run, "upgrade", revision)
+    applied: list[str] = await _on_engine(target, _run, "upgrade", revision)
+    return applied
 
 
-async def downgrade(db: Database, revision: str) -> list[str]:
+async def downgrade(target: Database | str | URL, revision: str) -> list[str]:
     """Take the schema down to ``revision`` (``base`` removes every table)."""
-    async with db.engine.connect() as connection:
-        return await connection.run_sync(_run, "downgrade", revision)
+    undone: list[str] = await _on_engine(target, _run, "downgrade", revision)
+    return undone
 
 
-async def current_revision(db: Database) -> str | None:
+async def current_revision(target: Database | str | URL) -> str | None:
     """The revision the database is at, or None for an empty database."""
-    async with db.engine.connect() as connection:
-        revision = await connection.run_sync(_current)
+    revision = await _on_engine(target, _current)
     return str(revision) if revision is not None else None

@@ -1,19 +1,33 @@
-"""The ORM models: a member's profile (``User``), their posts, and the command-sync record.
+"""The models: a member's profile (``User``), their posts, and the command-sync record.
 
-Relationships never load implicitly (``lazy="raise"``): touching one that was not loaded
-explicitly raises at once instead of failing later with MissingGreenlet in async code.
+They are the one description of the schema (Alembic's autogenerate compares the migrations
+with them) and what statements are written against. Instances come back from queries fully
+loaded and detached; there are no relationships, so nothing can load implicitly (no
+MissingGreenlet in async code). ``to_dict()`` gives a typed view that embeds are built from.
+
+``users.post_count`` is kept equal to the member's number of posts by database triggers
+(migration 0002) in the same transaction as each insert or delete of a post, so a profile
+shows its count in one indexed lookup however many posts a member has.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
-from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, UniqueConstraint
-from sqlalchemy.ext.asyncio import AsyncAttrs
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.db.types import BigIntPK, UTCDateTime, utcnow
+from bot.db.types import BigIntPK, UTCDateTime
 
 # Named constraints let later migrations alter them, which SQLite's batch mode needs.
 NAMING_CONVENTION = {
@@ -29,10 +43,34 @@ TITLE_MAX = 256
 BODY_MAX = 4000
 
 
-class Base(AsyncAttrs, DeclarativeBase):
+class Base(DeclarativeBase):
     """Declarative base of every model."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UserDict(TypedDict):
+    """``User.to_dict()``."""
+
+    id: int
+    guild_id: int
+    discord_id: int
+    name: str
+    age: int
+    post_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class PostDict(TypedDict):
+    """``Post.to_dict()``."""
+
+    id: int
+    user_id: int
+    guild_id: int
+    title: str
+    body: str | None
+    created_at: datetime
 
 
 class User(Base):
@@ -46,23 +84,21 @@ class User(Base):
     discord_id: Mapped[int] = mapped_column(BigInteger)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     age: Mapped[int]
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    post_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    posts: Mapped[list[Post]] = relationship(
-        back_populates="user", lazy="raise", passive_deletes=True, order_by="Post.id.desc()"
-    )
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe view of the profile; every embed about a profile is built from it."""
+    def to_dict(self) -> UserDict:
+        """The profile as a typed dictionary; every embed about a profile is built from it."""
         return {
             "id": self.id,
             "guild_id": self.guild_id,
             "discord_id": self.discord_id,
             "name": self.name,
             "age": self.age,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
+            "post_count": self.post_count,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
         }
 
     def __repr__(self) -> str:
@@ -83,19 +119,17 @@ class Post(Base):
     guild_id: Mapped[int] = mapped_column(BigInteger)
     title: Mapped[str] = mapped_column(String(TITLE_MAX))
     body: Mapped[str | None] = mapped_column(String(BODY_MAX))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    user: Mapped[User] = relationship(back_populates="posts", lazy="raise")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe view of the post; every embed about a post is built from it."""
+    def to_dict(self) -> PostDict:
+        """The post as a typed dictionary; every embed about a post is built from it."""
         return {
             "id": self.id,
             "user_id": self.user_id,
             "guild_id": self.guild_id,
             "title": self.title,
             "body": self.body,
-            "created_at": self.created_at.isoformat(),
+            "created_at": self.created_at,
         }
 
     def __repr__(self) -> str:
@@ -115,4 +149,4 @@ class CommandSync(Base):
     application_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     scope: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
-    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -34,6 +34,9 @@ def _one_line(field: str, label: str, value: str, maximum: int) -> str:
     if not isinstance(value, str):
         raise InvalidInput(field, f"The {label} must be text.")
     cleaned = value.strip()
+    if cleaned.isascii() and cleaned.isprintable() and 0 < len(cleaned) <= maximum:
+        # Printable ASCII has no control characters, and after strip() it is visible.
+        return cleaned
     if not cleaned:
         raise InvalidInput(field, f"The {label} cannot be empty.")
     if len(cleaned) > maximum:

@@ -13,21 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from bot.client import Bulletin
 from bot.config import Settings
 from bot.db import Database
 from bot.db.migrate import upgrade
 from sandbox import Emulator
+from tests.conftest import statement_log
 from tests.support import assert_no_leaked_tasks
-
-_NOT_COUNTED = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|PRAGMA|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -126,27 +123,5 @@ async def bulletin(runner: BotRunner) -> AsyncIterator[Bulletin]:
         yield bot
 
 
-@dataclasses.dataclass
-class Statements:
-    """SQL statements a bot's engine sent (BEGIN, COMMIT and PRAGMA not counted)."""
-
-    sent: list[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return len(self.sent)
-
-
-@contextlib.contextmanager
-def counting_statements(db: Database) -> Iterator[Statements]:
-    seen = Statements()
-
-    def record(_c: Any, _cur: Any, statement: str, _p: Any, _ctx: Any, _many: bool) -> None:
-        if not _NOT_COUNTED.match(statement):
-            seen.sent.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+# The statement log of tests/conftest.py, for a running bot's database.
+counting_statements = statement_log

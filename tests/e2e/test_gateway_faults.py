@@ -108,7 +108,24 @@ async def test_after_heartbeat_acks_stall_the_bot_reconnects_and_resumes(
     assert all(c.close_code != 4009 for c in emulator.connections)
 
 
-async def test_a_rate_limited_answer_is_retried(bulletin: Bulletin, emulator: Emulator) -> None:
+async def test_a_rate_limited_direct_answer_is_retried(
+    bulletin: Bulletin, emulator: Emulator
+) -> None:
+    callback = emulator.rate_limit(CALLBACK, times=2, retry_after=0.05)
+    reply = await emulator.member("alice").run("/register", name="Ann", age=30)
+
+    assert "Welcome" in reply.content
+    assert reply.ephemeral
+    assert reply.interaction.answered_in_time
+    assert callback.remaining == 0
+    answers = [r for r in emulator.requests if r.path.startswith(("/interactions", "/webhooks"))]
+    assert [(r.method, r.status) for r in answers] == [("POST", 429), ("POST", 429), ("POST", 200)]
+
+
+async def test_a_rate_limited_deferral_and_edit_are_retried(
+    runner: BotRunner, emulator: Emulator
+) -> None:
+    await runner.start(defer_after_seconds=0)  # every command defers first, then edits
     callback = emulator.rate_limit(CALLBACK, times=2, retry_after=0.05)
     edit = emulator.rate_limit(EDIT_ORIGINAL, is_global=True, retry_after=0.05)
     reply = await emulator.member("alice").run("/register", name="Ann", age=30)
@@ -133,8 +150,9 @@ async def test_a_rate_limited_answer_is_retried(bulletin: Bulletin, emulator: Em
 
 
 async def test_a_server_error_on_the_answer_is_retried(
-    bulletin: Bulletin, emulator: Emulator
+    runner: BotRunner, emulator: Emulator
 ) -> None:
+    await runner.start(defer_after_seconds=0)
     edit = emulator.fail_requests(EDIT_ORIGINAL, status=503)
     reply = await emulator.member("alice").run("/register", name="Ann", age=30)
 

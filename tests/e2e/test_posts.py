@@ -11,6 +11,7 @@ import pytest
 from bot.client import Bulletin
 from bot.db import posts as post_store
 from bot.db.posts import count_posts
+from bot.services import posts as post_service
 from sandbox import Emulator, MemberDriver, Reply
 from tests.discord_markdown import GREEDY_URLS, STRICT_URLS, live_markup, unescaped
 from tests.e2e.conftest import BotRunner
@@ -50,14 +51,25 @@ async def test_post_is_public_and_shows_id_and_title(
     assert embed["title"].startswith("#")
     assert embed["description"] == "my first post"
     assert embed["footer"]["text"].startswith("Post #")
-    assert await count_posts(bulletin.db, emulator.guild().id, alice.user.id) == 1
+    assert await bulletin.db.read_one(count_posts(emulator.guild().id, alice.user.id)) == 1
 
 
 async def test_post_without_profile_answers_privately(
     bulletin: Bulletin, emulator: Emulator
 ) -> None:
     reply = await emulator.member("alice").run("/post", title="Hello")
-    # The public "thinking…" placeholder is gone and the error is private.
+    # Answered at once: the error is the first (and private) response, nothing public shown.
+    assert not reply.deleted
+    assert reply.ephemeral
+    assert "/register" in reply.text
+
+
+async def test_post_error_after_a_public_deferral_is_private(
+    runner: BotRunner, emulator: Emulator
+) -> None:
+    await runner.start(defer_after_seconds=0)  # the public "thinking…" comes first
+    reply = await emulator.member("alice").run("/post", title="Hello")
+    # The public placeholder is gone and the error is private.
     assert reply.deleted
     assert reply.ephemeral
     assert "/register" in reply.text
@@ -80,7 +92,7 @@ async def test_post_bad_input_is_private_and_stores_nothing(
     reply = await alice.run("/post", **options)
     assert reply.ephemeral
     assert why in reply.text
-    assert await count_posts(bulletin.db, emulator.guild().id, alice.user.id) == 0
+    assert await bulletin.db.read_one(count_posts(emulator.guild().id, alice.user.id)) == 0
 
 
 async def test_post_at_the_limits_with_markdown_fits_discords_limits(
@@ -126,7 +138,9 @@ async def test_masked_links_mentions_and_direction_overrides_show_inert(
     assert _inert(embed["title"])
     assert unescaped(embed["title"]).endswith(" · invoicegpj.exe ## <@&1>")
     assert embed["author"]["name"] == "Alice"
-    (stored,) = await post_store.get_user_posts(bulletin.db, emulator.guild().id, alice.user.id)
+    (stored,) = await bulletin.db.read_one(
+        post_store.get_user_posts(emulator.guild().id, alice.user.id)
+    )
     assert (stored.title, stored.body) == (title, body)  # stored as typed
     (choice,) = await alice.autocomplete("/deletepost", "post", "")
     assert choice.name == f"#{stored.id} · invoicegpj.exe ## <@&1>"  # plain text: not escaped
@@ -233,7 +247,7 @@ async def test_an_error_inside_a_page_button_reaches_the_member(
     async def broken(*_args: object, **_kwargs: object) -> list[object]:
         raise RuntimeError("index corrupted")
 
-    monkeypatch.setattr(post_store, "get_user_posts", broken)
+    monkeypatch.setattr(post_service, "page_of_posts", broken)
     with caplog.at_level(logging.ERROR):
         reply = await first.click("Next")
     apologies = [m for m in reply.messages if "error id" in str(m.embeds)]
@@ -249,7 +263,7 @@ async def test_deletepost_own_post(bulletin: Bulletin, emulator: Emulator) -> No
     reply = await alice.run("/deletepost", post=choice.value)
     assert reply.ephemeral
     assert f"Deleted post #{choice.value}" in reply.text
-    assert await count_posts(bulletin.db, emulator.guild().id, alice.user.id) == 1
+    assert await bulletin.db.read_one(count_posts(emulator.guild().id, alice.user.id)) == 1
     again = await alice.run("/deletepost", post=choice.value)
     assert "You have no post" in again.text
 
@@ -275,7 +289,7 @@ async def test_deletepost_cannot_touch_others_posts(bulletin: Bulletin, emulator
     (bobs,) = await bob.autocomplete("/deletepost", "post", "")
     assert "You have no post" in (await alice.run("/deletepost", post=bobs.value)).text
     assert "You have no post" in (await alice_beta.run("/deletepost", post=bobs.value)).text
-    assert await count_posts(bulletin.db, emulator.guild().id, bob.user.id) == 1
+    assert await bulletin.db.read_one(count_posts(emulator.guild().id, bob.user.id)) == 1
     for nonsense in (
         "hello",
         "99999999999999999999",
@@ -331,7 +345,7 @@ async def test_an_autocomplete_that_fails_offers_nothing_and_logs(
     async def broken(*_args: object, **_kwargs: object) -> list[object]:
         raise RuntimeError("search exploded")
 
-    monkeypatch.setattr(post_store, "search_user_posts", broken)
+    monkeypatch.setattr(post_service, "suggestions", broken)
     with caplog.at_level(logging.ERROR):
         assert await alice.autocomplete("/deletepost", "post", "") == []
     assert "search exploded" in caplog.text

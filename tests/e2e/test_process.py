@@ -14,12 +14,27 @@ from sandbox.snowflakes import INTERACTION_TOKEN_PREFIX
 ROOT = Path(__file__).resolve().parents[2]
 
 
+_LIST_MODULES_AT_EXIT = """
+import atexit, pathlib, runpy, sys
+def _list():
+    names = sorted({{name.split(".")[0] for name in sys.modules}})
+    pathlib.Path({path!r}).write_text("\\n".join(names))
+atexit.register(_list)
+sys.argv = ["bot", "run"]
+runpy.run_module("bot", run_name="__main__")
+"""
+
+
 class BotProcess:
     """One ``python -m bot run`` subprocess and what it wrote."""
 
-    def __init__(self, emulator: Emulator, database_url: str) -> None:
+    def __init__(
+        self, emulator: Emulator, database_url: str, *, modules_file: Path | None = None
+    ) -> None:
         self.emulator = emulator
         self.database_url = database_url
+        # When set, the process writes the top-level names of its loaded modules there at exit.
+        self.modules_file = modules_file
         self.process: asyncio.subprocess.Process | None = None
         self.stderr = ""
 
@@ -34,8 +49,12 @@ class BotProcess:
             LOG_LEVEL="DEBUG",
             PYTHONUNBUFFERED="1",
         )
+        command = ["-m", "bot"]
+        if self.modules_file is not None:
+            # The real `python -m bot`, observed: at exit it lists what stayed loaded.
+            command = ["-c", _LIST_MODULES_AT_EXIT.format(path=str(self.modules_file))]
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
+            sys.executable, *command, cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
         )
 
     async def stop(self, how: signal.Signals = signal.SIGTERM) -> int:
@@ -99,3 +118,23 @@ async def test_ctrl_c_stops_the_bot_cleanly(emulator: Emulator, empty_database_u
     assert status == 0, bot.stderr
     assert "Traceback" not in bot.stderr
     assert "Stopping on a signal" in bot.stderr
+
+
+async def test_the_serving_process_keeps_no_migration_or_sandbox_code(
+    emulator: Emulator, empty_database_url: str, tmp_path: Path
+) -> None:
+    """Alembic, Mako, rich and the emulator are not loaded where the bot serves Discord."""
+    listing = tmp_path / "modules.txt"
+    bot = BotProcess(emulator, empty_database_url, modules_file=listing)
+    await bot.start()
+    try:
+        await emulator.wait_until_ready(sessions=1, timeout=30)
+        reply = await emulator.member("bob").run("/register", name="Bo", age=20)
+        assert "Welcome" in reply.content
+    finally:
+        status = await bot.stop()
+    assert status == 0, bot.stderr
+    assert "Running upgrade" in bot.stderr  # the migration did run, in the child
+    loaded = set(listing.read_text().split())
+    assert {"discord", "sqlalchemy", "aiosqlite", "asyncpg", "bot", "cogs"} <= loaded
+    assert loaded & {"alembic", "mako", "rich", "sandbox", "tools"} == set()

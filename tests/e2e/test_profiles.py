@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from bot.client import Bulletin
-from bot.db import users
 from bot.db.users import get_user_or_none
+from bot.services import profiles
 from sandbox import Emulator, OptionError
 from tests.discord_markdown import live_markup, unescaped
 from tests.e2e.conftest import BotRunner, counting_statements
@@ -33,7 +33,7 @@ async def test_register_shows_the_new_profile(bulletin: Bulletin, emulator: Emul
     assert _field(embed, "Posts") == "0"
     assert _field(embed, "Member") == alice.mention
     guild = emulator.guild()
-    stored = await get_user_or_none(bulletin.db, guild.id, alice.user.id)
+    stored = await bulletin.db.read_one(get_user_or_none(guild.id, alice.user.id))
     assert stored is not None
     assert stored.name == "Ann"
 
@@ -75,7 +75,7 @@ async def test_register_bad_names_are_explained_privately(
     reply = await alice.run("/register", name=name, age=30)
     assert reply.ephemeral
     assert why in reply.text
-    assert await get_user_or_none(bulletin.db, emulator.guild().id, alice.user.id) is None
+    assert await bulletin.db.read_one(get_user_or_none(emulator.guild().id, alice.user.id)) is None
 
 
 async def test_the_client_refuses_out_of_range_options(
@@ -98,7 +98,7 @@ async def test_forced_bad_values_are_still_refused_by_the_bot(
     alice = emulator.member("alice")
     reply = await alice.run("/register", name="x" * 40, age=200, force=True)
     assert reply.ephemeral
-    assert await get_user_or_none(bulletin.db, emulator.guild().id, alice.user.id) is None
+    assert await bulletin.db.read_one(get_user_or_none(emulator.guild().id, alice.user.id)) is None
 
 
 async def test_mentions_and_markdown_in_names_neither_ping_nor_format(
@@ -111,7 +111,7 @@ async def test_mentions_and_markdown_in_names_neither_ping_nor_format(
     title = reply.embeds[0]["title"]
     assert live_markup(title) == []  # shown as typed: no mention drawn
     assert unescaped(title) == f"@everyone<@&{role_id}>"  # less the right-to-left override
-    stored = await get_user_or_none(bulletin.db, emulator.guild().id, alice.user.id)
+    stored = await bulletin.db.read_one(get_user_or_none(emulator.guild().id, alice.user.id))
     assert stored is not None
     assert stored.name == name  # stored as typed, cleaned only for display
     stars = await emulator.member("bob").run("/register", name="*" * 32, age=30)
@@ -189,7 +189,7 @@ async def test_leave_confirmed_deletes_profile_and_posts(
     done = await prompt.click("Confirm")
     assert "3 posts were deleted" in done.text
     assert done.buttons == []
-    assert await get_user_or_none(bulletin.db, emulator.guild().id, alice.user.id) is None
+    assert await bulletin.db.read_one(get_user_or_none(emulator.guild().id, alice.user.id)) is None
     assert "/register" in (await alice.run("/myposts")).text
 
 
@@ -213,7 +213,9 @@ async def test_leave_cancelled_keeps_everything(bulletin: Bulletin, emulator: Em
     cancelled = await prompt.click("Cancel")
     assert "Nothing was deleted" in cancelled.text
     assert cancelled.buttons == []
-    assert await get_user_or_none(bulletin.db, emulator.guild().id, alice.user.id) is not None
+    assert (
+        await bulletin.db.read_one(get_user_or_none(emulator.guild().id, alice.user.id)) is not None
+    )
 
 
 async def test_leave_buttons_belong_to_their_member(bulletin: Bulletin, emulator: Emulator) -> None:
@@ -223,7 +225,9 @@ async def test_leave_buttons_belong_to_their_member(bulletin: Bulletin, emulator
     intruder = await prompt.click("Confirm", by=bob, force=True)
     assert intruder.ephemeral
     assert f"Only {alice.mention} can use these" in intruder.text
-    assert await get_user_or_none(bulletin.db, emulator.guild().id, alice.user.id) is not None
+    assert (
+        await bulletin.db.read_one(get_user_or_none(emulator.guild().id, alice.user.id)) is not None
+    )
 
 
 async def test_leave_without_profile(bulletin: Bulletin, emulator: Emulator) -> None:
@@ -244,7 +248,9 @@ async def test_leave_times_out_and_disables_its_buttons(
             if all(b.disabled for b in prompt.refresh().buttons):
                 break
         assert [b.disabled for b in prompt.refresh().buttons] == [True, True]
-        assert await get_user_or_none(bot.db, emulator.guild().id, alice.user.id) is not None
+        assert (
+            await bot.db.read_one(get_user_or_none(emulator.guild().id, alice.user.id)) is not None
+        )
 
 
 async def test_an_error_inside_the_confirm_button_reaches_the_member(
@@ -260,8 +266,8 @@ async def test_an_error_inside_the_confirm_button_reaches_the_member(
     async def broken(*_args: object) -> int:
         raise RuntimeError("disk on fire")
 
-    # The cog calls users.delete_user through the module, so this is what it reaches.
-    monkeypatch.setattr(users, "delete_user", broken)
+    # The cog calls profiles.leave through the module, so this is what it reaches.
+    monkeypatch.setattr(profiles, "leave", broken)
     with caplog.at_level(logging.ERROR):
         reply = await prompt.click("Confirm")
     apology = [m for m in reply.messages if "error id" in str(m.embeds)]
@@ -285,16 +291,16 @@ async def test_member_commands_use_at_most_two_statements(
     for command, options in steps:
         with counting_statements(bulletin.db) as seen:
             await alice.run(command, **options)
-        assert 1 <= seen.count <= 2, (command, seen.sent)
+        assert 1 <= seen.count <= 2, (command, seen.statements)
     with counting_statements(bulletin.db) as seen:
         page = await alice.run("/myposts")
-    assert 1 <= seen.count <= 2, ("/myposts", seen.sent)
+    assert 1 <= seen.count <= 2, ("/myposts", seen.statements)
     with counting_statements(bulletin.db) as seen:
         await page.click("Next")
-    assert 1 <= seen.count <= 2, ("Next", seen.sent)
+    assert 1 <= seen.count <= 2, ("Next", seen.statements)
     with counting_statements(bulletin.db) as seen:
         prompt = await alice.run("/leave")
-    assert 1 <= seen.count <= 2, ("/leave", seen.sent)
+    assert 1 <= seen.count <= 2, ("/leave", seen.statements)
     with counting_statements(bulletin.db) as seen:
         await prompt.click("Confirm")
-    assert 1 <= seen.count <= 2, ("Confirm", seen.sent)
+    assert 1 <= seen.count <= 2, ("Confirm", seen.statements)

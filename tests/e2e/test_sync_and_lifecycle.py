@@ -164,7 +164,7 @@ def test_every_command_and_option_has_a_real_description(tmp_path: Path) -> None
         for name in extension_names():
             await bot.load_extension(name)
         payload = [c.to_dict(bot.tree) for c in bot.tree.get_commands()]
-        await bot.db.dispose()  # never started, so there is nothing else to close
+        await bot.db.close()  # never started, so there is nothing else to close
         return payload
 
     payload = asyncio.run(build())

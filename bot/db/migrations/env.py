@@ -59,7 +59,7 @@ def _configure(connection: Connection) -> None:
         compare_type=True,
         render_item=_render_item,
         on_version_apply=_record_step,
-        # With explicit BEGIN (bot.db.database) SQLite runs DDL in transactions too, so a
+        # With explicit BEGIN (bot.db.migrate) SQLite runs DDL in transactions too, so a
         # failed upgrade leaves nothing half-done on either backend.
         transactional_ddl=True,
     )
@@ -78,14 +78,14 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def _run_with_own_engine() -> None:
-    from bot.db.database import Database  # noqa: PLC0415 - keeps the SQLite tuning in one place
+    from bot.db.migrate import migration_engine  # noqa: PLC0415 - keeps the SQLite tuning in one place
 
-    db = Database(_url())
+    engine = migration_engine(_url())
     try:
-        async with db.engine.connect() as connection:
+        async with engine.connect() as connection:
             await connection.run_sync(do_run_migrations)
     finally:
-        await db.dispose()
+        await engine.dispose()
 
 
 def run_migrations_offline() -> None:
