@@ -35,7 +35,7 @@ import asyncpg
 from bot.db import Database
 from bot.db import posts as post_queries
 from bot.db import users as user_queries
-from bot.db.database import POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT_MS, SQLITE_READERS
+from bot.db.database import DEFAULT_DEADLINE_SECONDS, POSTGRES_POOL_SIZE, SQLITE_READERS
 from bot.db.migrate import upgrade
 from bot.db.statements import Prepared
 from bot.db.types import utcnow
@@ -146,7 +146,7 @@ class StrongDriver:
         connection = await aiosqlite.connect(path, isolation_level=None)
         for pragma in ("foreign_keys=ON", "synchronous=NORMAL"):
             await connection.execute(f"PRAGMA {pragma}")
-        await connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        await connection.execute(f"PRAGMA busy_timeout={round(DEFAULT_DEADLINE_SECONDS * 1000)}")
         return connection
 
     async def __aexit__(self, *exc: object) -> None:

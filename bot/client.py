@@ -73,7 +73,15 @@ class Bulletin(commands.AutoShardedBot):
             **options,
         )
         self.settings = settings
-        self.db = db if db is not None else Database(settings.database_url, echo=settings.sql_echo)
+        self.db = (
+            db
+            if db is not None
+            else Database(
+                settings.database_url,
+                echo=settings.sql_echo,
+                deadline=settings.database_deadline_seconds,
+            )
+        )
         self.sync_on_start = sync_on_start
         # For a Discord that forgets its commands between runs (the sandbox's emulator).
         self.force_sync = force_sync

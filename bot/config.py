@@ -58,6 +58,7 @@ class Settings:
     post_cooldown_seconds: float = 10.0
     confirm_timeout_seconds: float = 120.0
     defer_after_seconds: float = 1.5
+    database_deadline_seconds: float = 2.0
     api_base_url: str | None = None
     gateway_url: str | None = None
 
@@ -215,6 +216,16 @@ def _defer_after(raw: str | None) -> float:
     return value
 
 
+def _database_deadline(raw: str | None) -> float:
+    value = _seconds("DATABASE_DEADLINE_SECONDS", raw, 2.0)
+    # Autocomplete shares it and must answer within Discord's 3 seconds.
+    if not 0.1 <= value <= 2.5:
+        raise ConfigError(
+            "DATABASE_DEADLINE_SECONDS", f"must be between 0.1 and 2.5 seconds, not {raw!r}"
+        )
+    return value
+
+
 def _endpoint(name: str, raw: str | None, schemes: tuple[str, ...]) -> str | None:
     if raw is None:
         return None
@@ -259,6 +270,7 @@ def load_settings(
         ),
         confirm_timeout_seconds=_confirm_timeout(_text(source, "CONFIRM_TIMEOUT_SECONDS")),
         defer_after_seconds=_defer_after(_text(source, "DEFER_AFTER_SECONDS")),
+        database_deadline_seconds=_database_deadline(_text(source, "DATABASE_DEADLINE_SECONDS")),
         api_base_url=_endpoint(
             "DISCORD_API_BASE_URL", _text(source, "DISCORD_API_BASE_URL"), ("http", "https")
         ),

@@ -27,6 +27,8 @@ from typing import Any
 
 import discord
 
+from bot.db import DEFAULT_DEADLINE_SECONDS, deadline_in
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DEFER_AFTER = 1.5
@@ -179,17 +181,20 @@ async def reply_to(
     """Open the reply of a command (``update=True``: of a button that edits its message).
 
     The deferral delay comes from the bot's ``DEFER_AFTER_SECONDS`` setting; 0 defers
-    before any work, every time.
+    before any work, every time. Units of work started inside have until
+    ``DATABASE_DEADLINE_SECONDS`` from now.
     """
     settings = getattr(interaction.client, "settings", None)
     delay = getattr(settings, "defer_after_seconds", DEFAULT_DEFER_AFTER)
+    deadline = getattr(settings, "database_deadline_seconds", DEFAULT_DEADLINE_SECONDS)
     reply = Reply(interaction, ephemeral=ephemeral, update=update, defer_after=delay)
-    if delay <= 0:
-        interaction.extras[REPLY_KEY] = reply
-        await reply._defer()
-    else:
-        reply.start()
-    try:
-        yield reply
-    finally:
-        await reply.close()
+    with deadline_in(deadline):
+        if delay <= 0:
+            interaction.extras[REPLY_KEY] = reply
+            await reply._defer()
+        else:
+            reply.start()
+        try:
+            yield reply
+        finally:
+            await reply.close()

@@ -18,6 +18,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.db.errors import DatabaseUnavailable
 from bot.display import QUOTE_LIMIT, display_text
 from bot.errors import BulletinError
 from bot.replies import current_reply
@@ -94,6 +95,9 @@ def explain(error: Exception) -> str | None:  # noqa: PLR0911 - one case per err
     """The sentence a member gets for an expected failure, or None for an unexpected one."""
     if isinstance(error, BulletinError):
         return error.user_message
+    if isinstance(error, DatabaseUnavailable):
+        # Logged once per outage by the database itself, not once per command.
+        return "The database is temporarily unavailable. Please try again in a moment."
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"You're doing that too often. Try again in {_retry_text(error.retry_after)}."
     if isinstance(error, app_commands.NoPrivateMessage):

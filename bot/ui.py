@@ -18,6 +18,8 @@ import discord
 from discord import app_commands
 
 from bot.client import Bulletin
+from bot.db import DEFAULT_DEADLINE_SECONDS, deadline_in
+from bot.db.errors import DatabaseUnavailable
 from bot.reporting import new_error_id, notice_embed, report_error, send_private
 
 log = logging.getLogger(__name__)
@@ -111,15 +113,24 @@ class OwnedDynamicItem(discord.ui.DynamicItem[ItemT], template=r"(?!)"):
 def safe_autocomplete(
     func: Callable[P, Coroutine[Any, Any, list[app_commands.Choice[ChoiceT]]]],
 ) -> Callable[P, Coroutine[Any, Any, list[app_commands.Choice[ChoiceT]]]]:
-    """Wrap an autocomplete callback so that a failure logs an error id and offers no choices.
+    """Wrap an autocomplete callback so that a failure offers no choices, in time.
 
-    discord.py would log the exception itself and leave the member's menu spinning.
+    Its units of work share the command's database deadline (Discord drops suggestions that
+    come after three seconds). An unavailable database offers nothing (the outage is logged
+    once by the database); any other failure logs an error id. discord.py would log the
+    exception itself and leave the member's menu spinning.
     """
 
     @functools.wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> list[app_commands.Choice[ChoiceT]]:
+        interaction = next((a for a in args if isinstance(a, discord.Interaction)), None)
+        settings = getattr(getattr(interaction, "client", None), "settings", None)
+        deadline = getattr(settings, "database_deadline_seconds", DEFAULT_DEADLINE_SECONDS)
         try:
-            return await func(*args, **kwargs)
+            with deadline_in(deadline):
+                return await func(*args, **kwargs)
+        except DatabaseUnavailable:
+            return []
         except Exception:
             log.exception("Error %s in autocomplete %s", new_error_id(), func.__qualname__)
             return []

@@ -4,7 +4,16 @@ It never imports ``discord``: it speaks in guild and member ids and raises the d
 of ``bot.errors``, and the layers above turn those into replies.
 """
 
-from bot.db.database import Database, Unit
+from bot.db.database import DEFAULT_DEADLINE_SECONDS, Database, Unit, deadline_in
 from bot.db.models import Base, CommandSync, Post, User
 
-__all__ = ["Base", "CommandSync", "Database", "Post", "Unit", "User"]
+__all__ = [
+    "DEFAULT_DEADLINE_SECONDS",
+    "Base",
+    "CommandSync",
+    "Database",
+    "Post",
+    "Unit",
+    "User",
+    "deadline_in",
+]

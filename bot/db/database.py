@@ -23,6 +23,19 @@ PostgreSQL: an asyncpg pool whose connections are not reset on release (the bot 
 session state: no ``SET``, no session-level advisory lock, no ``LISTEN``), so returning a
 connection costs no round trip.
 
+Every unit has a deadline: the one set for the current task by ``deadline_in(seconds)``
+(the bot sets it from each interaction's receipt), else ``UNATTENDED_SECONDS`` from now for
+work nobody waits on (start-up, bulk loads, tools). Waits
+for a connection, a pool slot or the write lock fall inside it; past it the unit raises
+``DatabaseUnavailable``. What is cut short never half-happens: a multi-statement unit is
+rolled back after whatever statement was in flight; a single SQLite write already handed to
+SQLite's thread is not abandoned (``busy_timeout``, no longer than the deadline, bounds it),
+so its reply tells the truth; a PostgreSQL connection whose statement overran is terminated,
+not reused, since on a stalled network neither a ROLLBACK nor a cancel request would arrive
+(the server then rolls back through ``idle_in_transaction_session_timeout`` and the TCP
+keepalives each connection sets). An outage is logged once when it starts and once when it
+ends, with its length; nothing needs a restart when the database is back.
+
 Driver errors become ``bot.db.errors`` classes by their codes.
 """
 
@@ -30,11 +43,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -57,9 +71,37 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+DEFAULT_DEADLINE_SECONDS = 2.0
+UNATTENDED_SECONDS = 30.0
 SQLITE_READERS = 3
 POSTGRES_POOL_SIZE = 10
+# After a refused statement inside a unit, how long the ROLLBACK may take before the
+# connection is given up instead.
+ROLLBACK_SECONDS = 1.0
+# A transaction whose client vanished is rolled back by the server after this long.
+POSTGRES_IDLE_IN_TRANSACTION_MS = 10_000
+# Server-side keepalives: a silent client is noticed within about 10 + 3 × 5 seconds.
+POSTGRES_KEEPALIVES = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
+
+# The absolute event-loop time by which units of work started in this context must finish.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "bulletin_database_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def deadline_in(seconds: float) -> Iterator[None]:
+    """Units of work started inside the block must finish ``seconds`` from now."""
+    token = _deadline.set(asyncio.get_running_loop().time() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
 
 StatementListener = Callable[[str], None]
 
@@ -105,13 +147,13 @@ class _Backend(Protocol):
 
     async def close(self) -> None: ...
 
-    async def read_one(self, sql: str, args: Sequence[Any]) -> Sequence[Row]: ...
+    async def read_one(self, sql: str, args: Sequence[Any], when: float) -> Sequence[Row]: ...
 
-    async def write_one(self, sql: str, args: Sequence[Any]) -> Sequence[Row]: ...
+    async def write_one(self, sql: str, args: Sequence[Any], when: float) -> Sequence[Row]: ...
 
-    def read_unit(self) -> contextlib.AbstractAsyncContextManager[_Connection]: ...
+    def read_unit(self, when: float) -> contextlib.AbstractAsyncContextManager[_Connection]: ...
 
-    def write_unit(self) -> contextlib.AbstractAsyncContextManager[_Connection]: ...
+    def write_unit(self, when: float) -> contextlib.AbstractAsyncContextManager[_Connection]: ...
 
 
 class Database:
@@ -124,7 +166,10 @@ class Database:
         echo: bool = False,
         sqlite_readers: int = SQLITE_READERS,
         pool_size: int = POSTGRES_POOL_SIZE,
+        deadline: float = DEFAULT_DEADLINE_SECONDS,
     ) -> None:
+        """``deadline`` bounds what a member's command may wait for: SQLite's busy_timeout,
+        a new PostgreSQL connection (the deadline of each unit comes from ``deadline_in``)."""
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._listeners: list[StatementListener] = []
@@ -138,14 +183,15 @@ class Database:
                 # Each connection to ":memory:" is a database of its own.
                 raise ValueError("Bulletin needs a SQLite file, not an in-memory database")
             self.dialect = SQLiteDialect_aiosqlite()
-            self._backend = _SQLite(path, readers=sqlite_readers)
+            self._backend = _SQLite(path, readers=sqlite_readers, busy_timeout=deadline)
         else:
             self.dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
             dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            self._backend = _Postgres(dsn, pool_size=pool_size)
+            self._backend = _Postgres(dsn, pool_size=pool_size, connect_timeout=deadline)
         self._connected = False
         self._connecting = asyncio.Lock()
         self.stats = UnitStats()
+        self._outage_since: float | None = None
 
     @property
     def backend(self) -> str:
@@ -188,68 +234,99 @@ class Database:
                 listener(prepared.sql)
         return prepared
 
-    async def read_one(self, query: Query[T]) -> T:
-        """Run one read statement as a unit of its own."""
-        if not self._connected:
-            await self.connect()
-        prepared = self._prepare(query)
+    def _deadline(self) -> float:
+        when = _deadline.get()
+        if when is not None:
+            return when
+        return asyncio.get_running_loop().time() + UNATTENDED_SECONDS
+
+    @contextlib.asynccontextmanager
+    async def _guarded(self, driver_calls: Callable[[], int]) -> AsyncIterator[None]:
+        """Count the unit, turn a missed deadline into DatabaseUnavailable, track outages."""
         started = time.perf_counter()
         try:
-            raw = await self._backend.read_one(prepared.sql, prepared.arguments(query.params))
+            if not self._connected:
+                await self.connect()
+            yield
+        except TimeoutError as error:
+            self._outage("no answer before the deadline")
+            raise DatabaseUnavailable("the database did not answer in time") from error
+        except DatabaseUnavailable as error:
+            self._outage(str(error))
+            raise
+        except Exception:
+            # It answered, even if with a refusal or the caller's own error.
+            if self._outage_since is not None:
+                self._recovered()
+            raise
+        else:
+            if self._outage_since is not None:
+                self._recovered()
         finally:
-            self._count(started, 1)
+            stats = self.stats
+            stats.units += 1
+            stats.driver_calls += driver_calls()
+            stats.seconds += time.perf_counter() - started
+
+    def _outage(self, reason: str) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            log.warning(
+                "The database at %s is unavailable (%s); commands will say so until it answers",
+                self.describe_url(self.url),
+                reason,
+            )
+
+    def _recovered(self) -> None:
+        assert self._outage_since is not None
+        length = time.monotonic() - self._outage_since
+        self._outage_since = None
+        log.warning(
+            "The database at %s answers again after %.1f s", self.describe_url(self.url), length
+        )
+
+    async def read_one(self, query: Query[T]) -> T:
+        """Run one read statement as a unit of its own."""
+        prepared = self._prepare(query)
+        args = prepared.arguments(query.params)
+        async with self._guarded(lambda: 1):
+            raw = await self._backend.read_one(prepared.sql, args, self._deadline())
         return query.shape(prepared.rows(raw))
 
     async def write_one(self, query: Query[T]) -> T:
         """Run one write statement as a unit of its own: it commits, or changes nothing."""
-        if not self._connected:
-            await self.connect()
         if query.many is not None:
             if not query.many:
                 return query.shape([])
             async with self.write() as unit:
                 return await unit.run(query)
         prepared = self._prepare(query)
-        started = time.perf_counter()
-        try:
-            raw = await self._backend.write_one(prepared.sql, prepared.arguments(query.params))
-        finally:
-            self._count(started, 1)
+        args = prepared.arguments(query.params)
+        async with self._guarded(lambda: 1):
+            raw = await self._backend.write_one(prepared.sql, args, self._deadline())
         return query.shape(prepared.rows(raw))
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Unit]:
         """A read-only unit of several statements, all seeing one snapshot."""
-        if not self._connected:
-            await self.connect()
-        started = time.perf_counter()
-        unit: _UnitOf | None = None
-        try:
-            async with self._backend.read_unit() as connection:
-                unit = _UnitOf(self, connection)
-                yield unit
-        finally:
-            self._count(started, 2 + (unit.statements if unit is not None else 0))
+        units: list[_UnitOf] = []
+        async with (
+            self._guarded(lambda: 2 + sum(u.statements for u in units)),
+            self._backend.read_unit(self._deadline()) as connection,
+        ):
+            units.append(_UnitOf(self, connection))
+            yield units[0]
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[Unit]:
         """A unit of several statements that commits at the end, or rolls back if it raises."""
-        if not self._connected:
-            await self.connect()
-        started = time.perf_counter()
-        unit: _UnitOf | None = None
-        try:
-            async with self._backend.write_unit() as connection:
-                unit = _UnitOf(self, connection)
-                yield unit
-        finally:
-            self._count(started, 2 + (unit.statements if unit is not None else 0))
-
-    def _count(self, started: float, driver_calls: int) -> None:
-        stats = self.stats
-        stats.units += 1
-        stats.driver_calls += driver_calls
-        stats.seconds += time.perf_counter() - started
+        units: list[_UnitOf] = []
+        async with (
+            self._guarded(lambda: 2 + sum(u.statements for u in units)),
+            self._backend.write_unit(self._deadline()) as connection,
+        ):
+            units.append(_UnitOf(self, connection))
+            yield units[0]
 
     @staticmethod
     def describe_url(url: str | URL) -> str:
@@ -289,6 +366,17 @@ def _echo(sql: str) -> None:
 # --- SQLite -------------------------------------------------------------------------------
 
 _SQLITE_UNIQUE = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+# Locked by another process past busy_timeout, or a file that cannot be read or written.
+_SQLITE_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_NOTADB",
+    "SQLITE_READONLY",
+    "SQLITE_FULL",
+    "SQLITE_CORRUPT",
+)
 
 
 def _sqlite_error(error: sqlite3.Error) -> DatabaseError:
@@ -297,8 +385,8 @@ def _sqlite_error(error: sqlite3.Error) -> DatabaseError:
         return UniqueViolation(str(error))
     if name == "SQLITE_CONSTRAINT_FOREIGNKEY":
         return ForeignKeyViolation(str(error))
-    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_NOTADB")):
-        return DatabaseUnavailable(str(error))
+    if name.startswith(_SQLITE_UNAVAILABLE):
+        return DatabaseUnavailable(f"{name}: {error}")
     return DatabaseError(str(error))
 
 
@@ -331,16 +419,21 @@ class _SQLiteConnection:
         except sqlite3.Error as error:
             raise _sqlite_error(error) from error
 
-    async def finish(self, sql: str) -> None:
-        """COMMIT or ROLLBACK, if a transaction is open."""
-        if self.connection.in_transaction:
-            await self.fetch(sql, ())
+    async def roll_back(self) -> None:
+        """ROLLBACK if a transaction is open, after every call queued before it.
+
+        Shielded: it must run even when the unit was cancelled, or a BEGIN that finished
+        late would leave the connection inside a transaction.
+        """
+        with contextlib.suppress(sqlite3.Error):
+            await asyncio.shield(self.connection.rollback())
 
 
 class _SQLite:
-    def __init__(self, path: Path, *, readers: int) -> None:
+    def __init__(self, path: Path, *, readers: int, busy_timeout: float) -> None:
         self.path = path
         self.reader_count = max(1, readers)
+        self.busy_timeout_ms = max(1, round(busy_timeout * 1000))
         self.writer: _SQLiteConnection | None = None
         self.readers: list[_SQLiteConnection] = []
         self.write_lock = asyncio.Lock()
@@ -353,7 +446,8 @@ class _SQLite:
         pragmas = [
             "foreign_keys=ON",
             "synchronous=NORMAL",
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            # Waiting for another process's lock happens on this thread, bounded like a unit.
+            f"busy_timeout={self.busy_timeout_ms}",
         ]
         if reader:
             pragmas.append("query_only=ON")  # a reader that tried to write would be a bug
@@ -373,7 +467,7 @@ class _SQLite:
             self.writer = await self._open(reader=False)
             await self.writer.fetch("PRAGMA journal_mode=WAL", ())
             self.readers = [await self._open(reader=True) for _ in range(self.reader_count)]
-        except (sqlite3.Error, OSError) as error:
+        except (sqlite3.Error, OSError, DatabaseError) as error:
             await self.close()
             raise DatabaseUnavailable(f"cannot open {self.path}: {error}") from error
 
@@ -398,56 +492,72 @@ class _SQLite:
         ordered = free[start:] + free[:start]
         return min(ordered, key=lambda r: r.pending)
 
-    async def read_one(self, sql: str, args: Sequence[Any]) -> Sequence[Row]:
+    async def _reader(self) -> _SQLiteConnection:
         reader = self._free_reader()
         while reader is None:
             async with self.reader_freed:
                 await self.reader_freed.wait()
             reader = self._free_reader()
-        return await reader.fetch(sql, args)
+        return reader
 
-    async def write_one(self, sql: str, args: Sequence[Any]) -> Sequence[Row]:
-        if not self.write_lock.locked():
-            # Queued on the writer's thread behind earlier statements, committing by itself.
-            return await self._writer().fetch(sql, args)
-        async with self.write_lock:
-            return await self._writer().fetch(sql, args)
+    async def read_one(self, sql: str, args: Sequence[Any], when: float) -> Sequence[Row]:
+        # A read abandoned at the deadline finishes harmlessly on its thread.
+        async with asyncio.timeout_at(when):
+            reader = await self._reader()
+            return await reader.fetch(sql, args)
 
-    @contextlib.asynccontextmanager
-    async def read_unit(self) -> AsyncIterator[_Connection]:
-        reader = self._free_reader()
-        while reader is None:
-            async with self.reader_freed:
-                await self.reader_freed.wait()
-            reader = self._free_reader()
-        reader.held = True
+    async def write_one(self, sql: str, args: Sequence[Any], when: float) -> Sequence[Row]:
+        # Holding the lock keeps at most one write on the writer's thread, so no write waits
+        # there out of reach of its deadline; waiting for the lock is what the deadline cuts.
+        async with asyncio.timeout_at(when):
+            await self.write_lock.acquire()
         try:
-            # Statements queued before this BEGIN finish first: the thread runs calls in order.
-            await reader.fetch("BEGIN", ())
+            # Handed over, an autocommit write is not abandoned: busy_timeout bounds it, and
+            # its reply then says what really happened.
+            writing = asyncio.ensure_future(self._writer().fetch(sql, args))
             try:
-                yield reader
-            finally:
-                await asyncio.shield(reader.finish("ROLLBACK"))
+                return await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                await asyncio.wait([writing])
+                raise
         finally:
-            reader.held = False
-            async with self.reader_freed:
-                self.reader_freed.notify_all()
+            self.write_lock.release()
 
     @contextlib.asynccontextmanager
-    async def write_unit(self) -> AsyncIterator[_Connection]:
-        async with self.write_lock:
+    async def read_unit(self, when: float) -> AsyncIterator[_Connection]:
+        async with asyncio.timeout_at(when):
+            reader = await self._reader()
+            reader.held = True
+            try:
+                # Statements queued before this BEGIN finish first: the thread runs in order.
+                await reader.fetch("BEGIN", ())
+                try:
+                    yield reader
+                finally:
+                    await reader.roll_back()
+            finally:
+                reader.held = False
+                async with self.reader_freed:
+                    self.reader_freed.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def write_unit(self, when: float) -> AsyncIterator[_Connection]:
+        async with asyncio.timeout_at(when):
+            await self.write_lock.acquire()
+        try:
             writer = self._writer()
-            await writer.fetch("BEGIN IMMEDIATE", ())
             try:
-                yield writer
+                async with asyncio.timeout_at(when):
+                    await writer.fetch("BEGIN IMMEDIATE", ())
+                    yield writer
+                    await writer.fetch("COMMIT", ())
             except BaseException:
-                await asyncio.shield(writer.finish("ROLLBACK"))
+                # After whatever was in flight, still holding the lock: nothing half-done
+                # survives, and the next writer finds no open transaction.
+                await writer.roll_back()
                 raise
-            try:
-                await writer.fetch("COMMIT", ())
-            except BaseException:
-                await asyncio.shield(writer.finish("ROLLBACK"))
-                raise
+        finally:
+            self.write_lock.release()
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
@@ -458,6 +568,7 @@ _PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
 )
 
 
@@ -473,6 +584,12 @@ def _postgres_error(error: BaseException) -> DatabaseError:
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:
     """The pool's reset hook: nothing to reset, so no round trip on release."""
+
+
+def _terminate(connection: asyncpg.Connection) -> None:
+    """Drop a connection without a word to the server (it may not be listening)."""
+    with contextlib.suppress(asyncpg.InterfaceError):
+        connection.terminate()
 
 
 class _PostgresConnection:
@@ -495,50 +612,96 @@ class _PostgresConnection:
 
 
 class _Postgres:
-    def __init__(self, dsn: str, *, pool_size: int) -> None:
+    def __init__(self, dsn: str, *, pool_size: int, connect_timeout: float) -> None:
         self.dsn = dsn
         self.pool_size = pool_size
+        self.connect_timeout = connect_timeout
         self.pool: asyncpg.Pool | None = None
 
     async def connect(self) -> None:
+        settings = {
+            "idle_in_transaction_session_timeout": str(POSTGRES_IDLE_IN_TRANSACTION_MS),
+            **POSTGRES_KEEPALIVES,
+        }
         try:
             self.pool = await asyncpg.create_pool(
-                self.dsn, min_size=1, max_size=self.pool_size, reset=_keep_session
+                self.dsn,
+                min_size=1,
+                max_size=self.pool_size,
+                reset=_keep_session,
+                timeout=self.connect_timeout,
+                server_settings=settings,
             )
-        except (asyncpg.PostgresError, *_PG_UNAVAILABLE) as error:
-            raise _postgres_error(error) from error
+        except (asyncpg.PostgresError, TimeoutError, *_PG_UNAVAILABLE) as error:
+            raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
 
     async def close(self) -> None:
         pool, self.pool = self.pool, None
         if pool is not None:
-            await pool.close()
+            # A stalled server must not hold the bot's shutdown hostage.
+            try:
+                await asyncio.wait_for(pool.close(), timeout=self.connect_timeout)
+            except TimeoutError:
+                pool.terminate()
 
     def _pool(self) -> asyncpg.Pool:
         if self.pool is None:
             raise DatabaseUnavailable("the database is closed")
         return self.pool
 
-    async def read_one(self, sql: str, args: Sequence[Any]) -> Sequence[Row]:
+    @contextlib.asynccontextmanager
+    async def _connection(self, when: float) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection for the unit; terminated, not reused, if the unit fails.
+
+        An error or a missed deadline may leave the connection mid-statement, inside a
+        transaction, or on a stalled network where no ROLLBACK or cancel request arrives.
+        """
+        pool = self._pool()
         try:
-            return await self._pool().fetch(sql, *args)  # type: ignore[no-any-return]
+            async with asyncio.timeout_at(when):
+                connection = await pool.acquire()
         except (asyncpg.PostgresError, *_PG_UNAVAILABLE) as error:
             raise _postgres_error(error) from error
+        try:
+            yield connection
+        except (asyncio.CancelledError, TimeoutError, DatabaseUnavailable):
+            _terminate(connection)
+            raise
+        except BaseException:
+            # The database answered (a refusal, or the caller's own error): end the
+            # transaction and keep the connection, unless even that does not answer.
+            with contextlib.suppress(asyncpg.InterfaceError):
+                if connection.is_in_transaction():
+                    try:
+                        async with asyncio.timeout(ROLLBACK_SECONDS):
+                            await connection.execute("ROLLBACK")
+                    except BaseException:
+                        _terminate(connection)
+            raise
+        finally:
+            # A connection lost mid-statement was already handed back by the pool itself.
+            with contextlib.suppress(asyncpg.InterfaceError):
+                await pool.release(connection)
+
+    async def read_one(self, sql: str, args: Sequence[Any], when: float) -> Sequence[Row]:
+        async with self._connection(when) as connection, asyncio.timeout_at(when):
+            try:
+                return await connection.fetch(sql, *args)  # type: ignore[no-any-return]
+            except (asyncpg.PostgresError, *_PG_UNAVAILABLE) as error:
+                raise _postgres_error(error) from error
 
     write_one = read_one
 
     @contextlib.asynccontextmanager
-    async def _unit(self, **transaction: Any) -> AsyncIterator[_Connection]:
-        try:
-            async with (
-                self._pool().acquire() as connection,
-                connection.transaction(**transaction),
-            ):
-                yield _PostgresConnection(connection)
-        except (asyncpg.PostgresError, *_PG_UNAVAILABLE) as error:
-            raise _postgres_error(error) from error
+    async def _unit(self, when: float, begin: str) -> AsyncIterator[_Connection]:
+        async with self._connection(when) as connection, asyncio.timeout_at(when):
+            unit = _PostgresConnection(connection)
+            await unit.fetch(begin, ())
+            yield unit
+            await unit.fetch("COMMIT", ())
 
-    def read_unit(self) -> contextlib.AbstractAsyncContextManager[_Connection]:
-        return self._unit(isolation="repeatable_read", readonly=True)
+    def read_unit(self, when: float) -> contextlib.AbstractAsyncContextManager[_Connection]:
+        return self._unit(when, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
-    def write_unit(self) -> contextlib.AbstractAsyncContextManager[_Connection]:
-        return self._unit()
+    def write_unit(self, when: float) -> contextlib.AbstractAsyncContextManager[_Connection]:
+        return self._unit(when, "BEGIN")

@@ -26,7 +26,10 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from bot.db.database import SQLITE_BUSY_TIMEOUT_MS, Database, sqlite_path
+from bot.db.database import Database, sqlite_path
+
+# Migrations may wait longer for a lock than a command: nobody is waiting for a reply.
+MIGRATION_BUSY_TIMEOUT_MS = 30_000
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -74,7 +77,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         try:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={MIGRATION_BUSY_TIMEOUT_MS}")
         finally:
             cursor.close()
 

@@ -61,7 +61,7 @@ class BotRunner:
     ) -> Bulletin:
         """Start a bot; ``changes`` override settings, ``client_options`` go to discord.py."""
         settings = dataclasses.replace(self.settings, **changes)
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, deadline=settings.database_deadline_seconds)
         await upgrade(db)
         options: dict[str, Any] = {"guild_ready_timeout": 0.05, **(client_options or {})}
         bot = Bulletin(settings, db=db, **options)
