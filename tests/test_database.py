@@ -722,3 +722,13 @@ async def test_a_statement_compiles_once_per_dialect(
                 assert [tuple(row) for row in found] == [(moment, 2**62 + 1)]
     assert compiled == ["sqlite", "postgresql"]
     assert sorted(echo._prepared) == ["postgresql", "sqlite"]
+
+
+def test_aiosqlite_still_offers_the_thread_primitive_the_database_uses() -> None:
+    """bot.db.database runs its deadline-checked writes through aiosqlite's ``_execute``."""
+    import inspect
+
+    import aiosqlite
+
+    assert inspect.iscoroutinefunction(aiosqlite.Connection._execute)
+    assert "_conn" in dir(aiosqlite.Connection)

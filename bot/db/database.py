@@ -27,10 +27,10 @@ Every unit has a deadline: the one set for the current task by ``deadline_in(sec
 (the bot sets it from each interaction's receipt), else ``UNATTENDED_SECONDS`` from now for
 work nobody waits on (start-up, bulk loads, tools). Waits
 for a connection, a pool slot or the write lock fall inside it; past it the unit raises
-``DatabaseUnavailable``. What is cut short never half-happens: a multi-statement unit is
-rolled back after whatever statement was in flight; a single SQLite write already handed to
-SQLite's thread is not abandoned (``busy_timeout``, no longer than the deadline, bounds it),
-so its reply tells the truth; a PostgreSQL connection whose statement overran is terminated,
+``DatabaseUnavailable``. What is cut short never half-happens, and replies tell the truth:
+a multi-statement unit is rolled back after whatever statement was in flight; a single
+SQLite write is started by SQLite's thread only before its deadline, and once started is not
+abandoned (``busy_timeout``, no longer than the deadline, bounds it); a PostgreSQL connection whose statement overran is terminated,
 not reused, since on a stalled network neither a ROLLBACK nor a cancel request would arrive
 (the server then rolls back through ``idle_in_transaction_session_timeout`` and the TCP
 keepalives each connection sets). An outage is logged once when it starts and once when it
@@ -390,6 +390,36 @@ def _sqlite_error(error: sqlite3.Error) -> DatabaseError:
     return DatabaseError(str(error))
 
 
+class _Expired(Exception):
+    """SQLite's thread reached a statement after its deadline and did not start it."""
+
+
+def _fetch_before(
+    connection: sqlite3.Connection, when: float, sql: str, args: Sequence[Any]
+) -> list[Any]:
+    # Runs on the connection's thread; the event loop's clock is time.monotonic().
+    if time.monotonic() > when:
+        raise _Expired
+    return connection.execute(sql, args).fetchall()
+
+
+async def _run_in_thread(
+    connection: aiosqlite.Connection, function: Callable[..., list[Any]], *args: Any
+) -> list[Any]:
+    """Run ``function(sqlite3_connection, *args)`` on the aiosqlite connection's thread.
+
+    aiosqlite's public methods each run one fixed call there; ``_execute`` is the primitive
+    behind all of them (pinned version; tests/test_database.py checks it is still there).
+    """
+    try:
+        result: list[Any] = await connection._execute(  # type: ignore[no-untyped-call]
+            function, connection._conn, *args
+        )
+    except _Expired:
+        raise DatabaseUnavailable("the database did not answer in time") from None
+    return result
+
+
 def _lower(text: str | None) -> str | None:
     return None if text is None else text.lower()
 
@@ -408,6 +438,22 @@ class _SQLiteConnection:
         self.pending += 1
         try:
             return await self.connection.execute_fetchall(sql, args)  # type: ignore[return-value]
+        except sqlite3.Error as error:
+            raise _sqlite_error(error) from error
+        finally:
+            self.pending -= 1
+
+    async def fetch_before(self, sql: str, args: Sequence[Any], when: float) -> Sequence[Row]:
+        """One autocommit statement that SQLite's thread starts only before ``when``.
+
+        Writes queue on the thread; one stuck behind another process's lock must not start
+        after its member was told the database is unavailable. So the thread checks the
+        deadline when it reaches the statement, and once started the statement is not
+        abandoned (busy_timeout bounds it): its result is the truth the reply tells.
+        """
+        self.pending += 1
+        try:
+            return await _run_in_thread(self.connection, _fetch_before, when, sql, args)
         except sqlite3.Error as error:
             raise _sqlite_error(error) from error
         finally:
@@ -507,19 +553,15 @@ class _SQLite:
             return await reader.fetch(sql, args)
 
     async def write_one(self, sql: str, args: Sequence[Any], when: float) -> Sequence[Row]:
-        # Holding the lock keeps at most one write on the writer's thread, so no write waits
-        # there out of reach of its deadline; waiting for the lock is what the deadline cuts.
+        writer = self._writer()
+        if not self.write_lock.locked():
+            # Queued on the writer's thread behind earlier writes, each committing by itself.
+            return await writer.fetch_before(sql, args, when)
+        # A multi-statement unit owns the writer: wait for it, within the deadline.
         async with asyncio.timeout_at(when):
             await self.write_lock.acquire()
         try:
-            # Handed over, an autocommit write is not abandoned: busy_timeout bounds it, and
-            # its reply then says what really happened.
-            writing = asyncio.ensure_future(self._writer().fetch(sql, args))
-            try:
-                return await asyncio.shield(writing)
-            except asyncio.CancelledError:
-                await asyncio.wait([writing])
-                raise
+            return await writer.fetch_before(sql, args, when)
         finally:
             self.write_lock.release()
 
