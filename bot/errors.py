@@ -53,3 +53,16 @@ class AlreadyRegistered(BulletinError):
         super().__init__(
             "You already have a profile here. Use /profile to see it or /rename to change your name."
         )
+
+
+class CaseNotFound(NotFound):
+    """No case with that number in this guild."""
+
+    def __init__(self, number: int | None = None) -> None:
+        what = f"case #{number}" if number is not None else "that case"
+        super().__init__(f"There is no {what} in this server.")
+        self.number = number
+
+
+class NotAllowed(BulletinError):
+    """The member may not do this (a rule of the bot's, not a Discord permission)."""

@@ -36,7 +36,9 @@ def _differences(connection: Connection) -> list[Any]:
 
 
 async def test_migrations_build_exactly_the_models(empty_database_url: str) -> None:
-    assert await upgrade(empty_database_url) == ["0001", head_revision()]
+    applied = await upgrade(empty_database_url)
+    assert applied[0] == "0001"
+    assert applied[-1] == head_revision()
     engine = migration_engine(empty_database_url)
     try:
         async with engine.connect() as connection:

@@ -13,6 +13,7 @@ shows its count in one indexed lookup however many posts a member has.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import TypedDict
 
 from sqlalchemy import (
@@ -150,3 +151,116 @@ class CommandSync(Base):
     scope: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaseKind(StrEnum):
+    """What a moderation case records."""
+
+    WARN = "warn"
+    NOTE = "note"
+    TIMEOUT = "timeout"
+    UNTIMEOUT = "untimeout"
+    KICK = "kick"
+    BAN = "ban"
+    UNBAN = "unban"
+
+    @property
+    def member_visible(self) -> bool:
+        """Whether the member sees it in /mycases (notes are for moderators only)."""
+        return self is not CaseKind.NOTE
+
+
+REASON_MAX = 1000
+
+
+class GuildSettings(Base):
+    """Per-guild state: the case counter and the mod-log channel.
+
+    ``last_case`` hands out case numbers: each case takes it with ``INSERT … ON CONFLICT
+    (guild_id) DO UPDATE SET last_case = last_case + 1 RETURNING`` in the case's own write
+    unit, which queues concurrent moderators on this row, so numbers have no gap and no
+    duplicate on either database.
+    """
+
+    __tablename__ = "guild_settings"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    last_case: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    modlog_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaseDict(TypedDict):
+    """``Case.to_dict()``."""
+
+    number: int
+    guild_id: int
+    kind: str
+    target_id: int
+    moderator_id: int | None
+    reason: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    lifted_at: datetime | None
+
+
+class Case(Base):
+    """A numbered moderation case in one guild: who did what to whom, and why."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "number"),
+        # A member's history, newest first, one keyset page at a time.
+        Index("ix_cases_guild_id_target_id_number", "guild_id", "target_id", "number"),
+        # Temporary bans still to lift; the partial index holds only those.
+        Index(
+            "ix_cases_pending_expiry",
+            "expires_at",
+            sqlite_where=text("lifted_at IS NULL AND expires_at IS NOT NULL"),
+            postgresql_where=text("lifted_at IS NULL AND expires_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[int] = mapped_column(BigInteger)
+    # NULL when unknown: a ban made in Discord's own menu.
+    moderator_id: Mapped[int | None] = mapped_column(BigInteger)
+    # As typed (the audit log gets a cut copy); NULL when Discord gave none.
+    reason: Mapped[str | None] = mapped_column(String(REASON_MAX))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    modlog_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    modlog_message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    def to_dict(self) -> CaseDict:
+        """The case as a typed dictionary; every embed about a case is built from it."""
+        return {
+            "number": self.number,
+            "guild_id": self.guild_id,
+            "kind": self.kind,
+            "target_id": self.target_id,
+            "moderator_id": self.moderator_id,
+            "reason": self.reason,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "lifted_at": self.lifted_at,
+        }
+
+
+class CaseAmendment(Base):
+    """A reason a case had before ``/mod reason`` replaced it."""
+
+    __tablename__ = "case_amendments"
+    __table_args__ = (Index("ix_case_amendments_case_id", "case_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False
+    )
+    previous_reason: Mapped[str | None] = mapped_column(String(REASON_MAX))
+    moderator_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -127,6 +127,8 @@ class Statement:
                 f"{self.name}: give every column a value; Python-side column defaults "
                 "are not applied outside SQLAlchemy's execution"
             )
+        if "POSTCOMPILE" in compiled.string:
+            raise ValueError(f"{self.name}: IN lists are expanded at execution; use = / != terms")
         names = tuple(compiled.positiontup or ())
         binders: list[Processor | None] = []
         defaults: dict[str, Any] = {}
