@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import pkgutil
-import weakref
 from typing import Any
 
 import discord
@@ -78,8 +77,6 @@ class Bulletin(commands.AutoShardedBot):
         # For a Discord that forgets its commands between runs (the sandbox's emulator).
         self.force_sync = force_sync
         self.started_at = utcnow()
-        # Views with a timeout, so close() can stop their timers: discord.py leaves them running.
-        self.open_views: weakref.WeakSet[discord.ui.View] = weakref.WeakSet()
 
     async def setup_hook(self) -> None:
         for name in extension_names():
@@ -133,8 +130,6 @@ class Bulletin(commands.AutoShardedBot):
         )
 
     async def close(self) -> None:
-        for view in list(self.open_views):
-            view.stop()
         try:
             await super().close()
         finally:

@@ -124,14 +124,21 @@ async def test_a_public_answer_after_a_deferral_stays_public(
     assert _answers(emulator) == [("POST", DEFERRED_CHANNEL_MESSAGE, 0), ("PATCH", None, 0)]
 
 
-async def test_a_view_mixing_dynamic_items_and_ordinary_buttons_is_refused() -> None:
-    view = discord.ui.View(timeout=None)
-    view.add_item(PageButton(1, Direction.OLDER, 10, 1))
-    view.add_item(discord.ui.Button(label="Other", custom_id="other"))
-    with pytest.raises(ValueError, match="mix"):
-        _stop_if_dynamic(view)
+async def test_a_view_with_an_ordinary_button_is_refused() -> None:
+    """An ordinary button dies with the process; beside DynamicItems, its view's timeout
+    would also unregister their classes for the whole process."""
+    mixed = discord.ui.View(timeout=None)
+    mixed.add_item(PageButton(1, Direction.OLDER, 10, 1))
+    mixed.add_item(discord.ui.Button(label="Other", custom_id="other"))
+    with pytest.raises(ValueError, match="die with the process"):
+        _stop_if_dynamic(mixed)
+    alone = discord.ui.View(timeout=None)
+    alone.add_item(discord.ui.Button(label="Other", custom_id="other"))
+    with pytest.raises(ValueError, match="die with the process"):
+        _stop_if_dynamic(alone)
     only_dynamic = discord.ui.View(timeout=None)
     only_dynamic.add_item(PageButton(1, Direction.OLDER, 10, 1))
+    only_dynamic.add_item(discord.ui.Button(label="Docs", url="https://example.com/"))
     _stop_if_dynamic(only_dynamic)
     assert only_dynamic.is_finished()
 
