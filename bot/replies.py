@@ -15,6 +15,10 @@ Every component sent is a ``DynamicItem`` (or a link button), so that it outlive
 process, and its view is stopped before it is sent: discord.py would otherwise keep it
 (fifteen minutes for an ephemeral first response) and, when it timed out, unregister the
 DynamicItem classes for the whole process. DynamicItems need no stored view to work.
+
+Every ``custom_id`` sent starts with ``CUSTOM_ID_PREFIX``, so that one fallback
+(``bot.ui.ExpiredComponent``) can answer a press that no known item claims (discord.py has no
+hook for a component nobody handles).
 """
 
 from __future__ import annotations
@@ -173,8 +177,9 @@ def _stop_if_dynamic(view: discord.ui.View) -> None:
     discord.py keeps no copy that could time out.
 
     Refused: an ordinary button or menu (it dies with the process, and when a view holding it
-    with DynamicItems times out, discord.py unregisters their classes for the whole process).
-    Link buttons have no custom_id and are fine.
+    with DynamicItems times out, discord.py unregisters their classes for the whole process),
+    and a custom_id without ``CUSTOM_ID_PREFIX`` (once unknown, nothing would answer it). Link
+    buttons have no custom_id and are fine.
     """
     for item in view.walk_children():
         if isinstance(item, discord.ui.Button) and item.url is not None:
@@ -182,6 +187,12 @@ def _stop_if_dynamic(view: discord.ui.View) -> None:
         if not isinstance(item, discord.ui.DynamicItem):
             raise ValueError(
                 f"{item!r} would die with the process: send only DynamicItems (or link buttons)"
+            )
+        custom_id = item.custom_id
+        if not custom_id.startswith(CUSTOM_ID_PREFIX) or len(custom_id) > CUSTOM_ID_LIMIT:
+            raise ValueError(
+                f"custom_id {custom_id!r} must start with {CUSTOM_ID_PREFIX!r} "
+                f"and have at most {CUSTOM_ID_LIMIT} characters"
             )
     view.stop()
 

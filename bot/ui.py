@@ -2,7 +2,10 @@
 
 Every button is a ``DynamicItem``: its state lives in its ``custom_id``, so it works after a
 restart and on any shard, with no view kept in memory. ``ConfirmButton`` is the family of
-Confirm / Cancel pairs that carry their owner and their expiry.
+Confirm / Cancel pairs that carry their owner and their expiry. Every custom_id starts with
+``CUSTOM_ID_PREFIX``; a press of one that no known item claims (a feature since removed, a
+format since changed) is answered by ``ExpiredComponent``, which the bot keeps registered
+beside the others (``expired_fallback``).
 
 discord.py routes failures differently for each kind of component, and some routes reach no
 one: a ``DynamicItem`` runs inside a throwaway view whose ``on_error`` is never called, and its
@@ -18,7 +21,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, ClassVar, ParamSpec, Self, TypeVar
 
 import discord
@@ -205,6 +208,64 @@ class ConfirmButton(OwnedDynamicItem[discord.ui.Button[Any]], template=r"(?!)"):
 
     async def on_cancel(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
         await reply.send(embed=success_embed(self.cancelled_text, title="Cancelled"))
+
+
+EXPIRED_TEXT = "This button has expired. Run the command again."
+_GROUP_NAME = re.compile(r"\(\?P<\w+>")
+
+
+class ExpiredComponent(discord.ui.DynamicItem[discord.ui.Item[Any]], template=r"(?!)"):
+    """The private answer to a press of a component that no known item claims.
+
+    discord.py has no hook for a component nobody handles, and it calls *every* DynamicItem
+    class whose template matches a custom_id (``ViewStore.dispatch_dynamic_items``), not the
+    first: a template matching the whole prefix would also answer the presses a known item
+    answers. So the registered class comes from ``expired_fallback``, whose template leaves
+    out every known template.
+    """
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(item)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        log.info("A press of unknown component %r was answered as expired", self.custom_id)
+        try:
+            async with reply_to(interaction) as reply:
+                await reply.send(embed=notice_embed(EXPIRED_TEXT))
+        except Exception as error:
+            await report_error(interaction, error)
+
+
+def _anonymous(template: re.Pattern[str]) -> str:
+    """A template's pattern with its groups unnamed, so that several fit in one pattern
+    (Python refuses a group name twice)."""
+    if template.flags & ~re.UNICODE or "(?P=" in template.pattern:
+        raise ValueError(f"{template.pattern!r}: a template with flags or backreferences")
+    return _GROUP_NAME.sub("(?:", template.pattern)
+
+
+def expired_fallback(
+    known: Iterable[type[discord.ui.DynamicItem[Any]]],
+) -> type[ExpiredComponent]:
+    """An ``ExpiredComponent`` class matching every custom_id that starts with the prefix and
+    that no ``known`` item's template matches whole (discord.py uses ``fullmatch``)."""
+    excluded = "|".join(
+        f"(?:{_anonymous(item.__discord_ui_compiled_template__)})" for item in known
+    )
+    guard = f"(?!(?:{excluded})\\Z)" if excluded else ""
+    template = re.compile(guard + re.escape(CUSTOM_ID_PREFIX) + r"[\s\S]*")
+
+    class Fallback(ExpiredComponent, template=template):
+        pass
+
+    return Fallback
 
 
 def safe_autocomplete(

@@ -124,7 +124,11 @@ async def test_a_public_answer_after_a_deferral_stays_public(
     assert _answers(emulator) == [("POST", DEFERRED_CHANNEL_MESSAGE, 0), ("PATCH", None, 0)]
 
 
-async def test_a_view_with_an_ordinary_button_is_refused() -> None:
+class _Unprefixed(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"legacy:\d+"):
+    """A DynamicItem whose custom_id lacks the prefix: once unknown, nothing would answer it."""
+
+
+async def test_a_view_with_an_ordinary_or_unprefixed_button_is_refused() -> None:
     """An ordinary button dies with the process; beside DynamicItems, its view's timeout
     would also unregister their classes for the whole process."""
     mixed = discord.ui.View(timeout=None)
@@ -136,6 +140,10 @@ async def test_a_view_with_an_ordinary_button_is_refused() -> None:
     alone.add_item(discord.ui.Button(label="Other", custom_id="other"))
     with pytest.raises(ValueError, match="die with the process"):
         _stop_if_dynamic(alone)
+    unprefixed = discord.ui.View(timeout=None)
+    unprefixed.add_item(_Unprefixed(discord.ui.Button(label="Old", custom_id="legacy:1")))
+    with pytest.raises(ValueError, match="must start with 'b1:'"):
+        _stop_if_dynamic(unprefixed)
     only_dynamic = discord.ui.View(timeout=None)
     only_dynamic.add_item(PageButton(1, Direction.OLDER, 10, 1))
     only_dynamic.add_item(discord.ui.Button(label="Docs", url="https://example.com/"))
