@@ -2,14 +2,15 @@
 
 One process may run several shards (``SHARD_COUNT``/``SHARD_IDS``), so scaling out later needs
 no change here. The bot asks for no privileged intent, never lets a message ping anyone
-(``AllowedMentions.none()``), and registers commands for guilds only.
+(``AllowedMentions.none()``), and registers commands for guilds only. Beside the DynamicItem
+classes its cogs register, it keeps one fallback that answers any other prefixed component
+as expired (``bot.ui.expired_fallback``).
 """
 
 from __future__ import annotations
 
 import logging
 import pkgutil
-import weakref
 from typing import Any
 
 import discord
@@ -24,6 +25,7 @@ from bot.db.types import utcnow
 from bot.reporting import ReportingTree
 from bot.services import command_sync
 from bot.sync import fingerprint, local_payload
+from bot.ui import ExpiredComponent, expired_fallback
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +88,29 @@ class Bulletin(commands.AutoShardedBot):
         # For a Discord that forgets its commands between runs (the sandbox's emulator).
         self.force_sync = force_sync
         self.started_at = utcnow()
-        # Views with a timeout, so close() can stop their timers: discord.py leaves them running.
-        self.open_views: weakref.WeakSet[discord.ui.View] = weakref.WeakSet()
+        self._dynamic_items: dict[type[discord.ui.DynamicItem[discord.ui.Item[Any]]], None] = {}
+        self._expired_fallback: type[ExpiredComponent] | None = None
+        self._refresh_expired_fallback()
+
+    def add_dynamic_items(self, *items: type[discord.ui.DynamicItem[discord.ui.Item[Any]]]) -> None:
+        super().add_dynamic_items(*items)
+        self._dynamic_items.update(dict.fromkeys(items))
+        self._refresh_expired_fallback()
+
+    def remove_dynamic_items(
+        self, *items: type[discord.ui.DynamicItem[discord.ui.Item[Any]]]
+    ) -> None:
+        super().remove_dynamic_items(*items)
+        for item in items:
+            self._dynamic_items.pop(item, None)
+        self._refresh_expired_fallback()
+
+    def _refresh_expired_fallback(self) -> None:
+        """Register a fallback whose template leaves out every item registered now."""
+        if self._expired_fallback is not None:
+            super().remove_dynamic_items(self._expired_fallback)
+        self._expired_fallback = expired_fallback(self._dynamic_items)
+        super().add_dynamic_items(self._expired_fallback)
 
     async def setup_hook(self) -> None:
         for name in extension_names():
@@ -141,8 +164,6 @@ class Bulletin(commands.AutoShardedBot):
         )
 
     async def close(self) -> None:
-        for view in list(self.open_views):
-            view.stop()
         try:
             await super().close()
         finally:

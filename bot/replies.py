@@ -11,9 +11,14 @@ The visibility is fixed when the reply is opened and ``send`` cannot change it, 
 answer can never land in a private placeholder or the reverse. Errors are always private:
 ``fail`` removes a public placeholder and sends the error privately.
 
-A view made only of ``DynamicItem``s is stopped before it is sent: discord.py would otherwise
-keep it (fifteen minutes for an ephemeral first response) and, when it timed out, unregister
-the DynamicItem classes for the whole process. DynamicItems need no stored view to work.
+Every component sent is a ``DynamicItem`` (or a link button), so that it outlives the
+process, and its view is stopped before it is sent: discord.py would otherwise keep it
+(fifteen minutes for an ephemeral first response) and, when it timed out, unregister the
+DynamicItem classes for the whole process. DynamicItems need no stored view to work.
+
+Every ``custom_id`` sent starts with ``CUSTOM_ID_PREFIX``, so that one fallback
+(``bot.ui.ExpiredComponent``) can answer a press that no known item claims (discord.py has no
+hook for a component nobody handles).
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from bot.db import DEFAULT_DEADLINE_SECONDS, deadline_in
 log = logging.getLogger(__name__)
 
 DEFAULT_DEFER_AFTER = 1.5
+# "b" for Bulletin, "1" for the first format: a later, incompatible format can take "b2:".
+CUSTOM_ID_PREFIX = "b1:"
+CUSTOM_ID_LIMIT = 100  # Discord's
 # interaction.extras key under which the open Reply can be found (by the error path).
 REPLY_KEY = "bulletin_reply"
 
@@ -111,13 +119,25 @@ class Reply:
         view: discord.ui.View | None = None,
     ) -> None:
         """The answer, with the visibility the reply was opened with; only once."""
-        self._stop_timer()
         kwargs: dict[str, Any] = {"embed": embed, "content": content}
         if view is not None:
-            _stop_if_dynamic(view)
             kwargs["view"] = view
         elif self.update:
             kwargs["view"] = None  # the answer replaces the message and its buttons
+        await self._respond(kwargs)
+
+    async def edit_components(self, view: discord.ui.View) -> None:
+        """The answer of a button that changes only its message's components (``update``),
+        keeping its text and embeds; only once."""
+        if not self.update:
+            raise RuntimeError("only a reply that updates its message can edit its components")
+        await self._respond({"view": view})
+
+    async def _respond(self, kwargs: dict[str, Any]) -> None:
+        self._stop_timer()
+        view = kwargs.get("view")
+        if view is not None:
+            _stop_if_dynamic(view)
         async with self._lock:
             if self._state is _State.ANSWERED:
                 raise RuntimeError("this interaction was already answered")
@@ -155,16 +175,27 @@ class Reply:
 
 
 def _stop_if_dynamic(view: discord.ui.View) -> None:
-    """Stop a view of DynamicItems so discord.py keeps no copy that could time out.
+    """Check that every component of a view outlives the process, then stop the view so that
+    discord.py keeps no copy that could time out.
 
-    Mixing DynamicItems with ordinary buttons is refused: when such a view times out,
-    discord.py unregisters its DynamicItem classes for the whole process.
+    Refused: an ordinary button or menu (it dies with the process, and when a view holding it
+    with DynamicItems times out, discord.py unregisters their classes for the whole process),
+    and a custom_id without ``CUSTOM_ID_PREFIX`` (once unknown, nothing would answer it). Link
+    buttons have no custom_id and are fine.
     """
-    dynamic = [isinstance(item, discord.ui.DynamicItem) for item in view.children]
-    if not any(dynamic):
-        return
-    if not all(dynamic):
-        raise ValueError("a view must not mix DynamicItems with ordinary components")
+    for item in view.walk_children():
+        if isinstance(item, discord.ui.Button) and item.url is not None:
+            continue
+        if not isinstance(item, discord.ui.DynamicItem):
+            raise ValueError(
+                f"{item!r} would die with the process: send only DynamicItems (or link buttons)"
+            )
+        custom_id = item.custom_id
+        if not custom_id.startswith(CUSTOM_ID_PREFIX) or len(custom_id) > CUSTOM_ID_LIMIT:
+            raise ValueError(
+                f"custom_id {custom_id!r} must start with {CUSTOM_ID_PREFIX!r} "
+                f"and have at most {CUSTOM_ID_LIMIT} characters"
+            )
     view.stop()
 
 

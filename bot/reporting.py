@@ -1,7 +1,7 @@
 """How errors reach members: one path for every command, button, modal and menu.
 
-``report_error`` is the single error handler (behind ``tree.on_error`` and the ``on_error`` of
-the base view and dynamic item in ``bot.ui``). Domain errors become an ephemeral embed with
+``report_error`` is the single error handler (behind ``tree.on_error`` and the callbacks of
+the persistent buttons in ``bot.ui``). Domain errors become an ephemeral embed with
 their sentence; failed checks and cooldowns an ephemeral explanation; anything else is
 logged with its traceback and an error id, and the member sees a short apology with that id.
 The message goes through the interaction's ``Reply`` (``bot.replies``) when one is open, so

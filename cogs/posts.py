@@ -3,6 +3,8 @@ removes one (with autocomplete over one's posts).
 
 The page buttons of /myposts keep their owner and cursor in their ``custom_id``
 (``PageButton``, a DynamicItem), so old pages keep turning after a restart and on any shard.
+Their custom_id is ``b1:myposts:<owner>:<n|o>:<cursor>:<page>``; buttons sent before the
+common prefix (``myposts:…``) still turn.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from bot.embeds import (
 )
 from bot.errors import InvalidInput
 from bot.parsing import NumberError, parse_snowflake
-from bot.replies import reply_to
+from bot.replies import CUSTOM_ID_PREFIX, reply_to
 from bot.services import posts
 from bot.services.posts import Direction
 from bot.ui import OwnedDynamicItem, safe_autocomplete
@@ -36,8 +38,10 @@ TitleOption = app_commands.Range[str, 1, 256]
 BodyOption = app_commands.Range[str, 1, 4000]
 PostOption = app_commands.Range[str, 1, 100]
 
+# The prefix is optional: pages sent before it was introduced are still on members' screens.
 PAGE_TEMPLATE = re.compile(
-    r"myposts:(?P<owner>\d{1,20}):(?P<direction>[no]):(?P<cursor>\d{1,19}):(?P<page>\d{1,7})"
+    f"(?:{re.escape(CUSTOM_ID_PREFIX)})?"
+    + r"myposts:(?P<owner>\d{1,20}):(?P<direction>[no]):(?P<cursor>\d{1,19}):(?P<page>\d{1,7})"
 )
 
 
@@ -82,7 +86,7 @@ class PageButton(OwnedDynamicItem[discord.ui.Button[Any]], template=PAGE_TEMPLAT
             discord.ui.Button(
                 label="Previous" if direction is Direction.NEWER else "Next",
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"myposts:{owner_id}:{direction.value}:{cursor}:{page}",
+                custom_id=f"{CUSTOM_ID_PREFIX}myposts:{owner_id}:{direction.value}:{cursor}:{page}",
                 disabled=disabled,
             )
         )

@@ -1,13 +1,14 @@
 """Member profiles: /register, /profile, /rename and /leave.
 
 Each command is one call into ``bot.services.profiles`` and one reply built from
-``to_dict()``; every reply is ephemeral. /leave asks first, with buttons only its invoker can
-press.
+``to_dict()``; every reply is ephemeral. /leave asks first, with Confirm / Cancel buttons
+(``LeaveButton``) that only its invoker can press, that expire after
+``CONFIRM_TIMEOUT_SECONDS``, and that keep working across restarts and shards.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import discord
 from discord import app_commands
@@ -17,44 +18,29 @@ from bot.client import Bulletin
 from bot.context import guild_id_of
 from bot.embeds import profile_embed, success_embed
 from bot.errors import NotFound, NotRegistered
-from bot.replies import reply_to
+from bot.replies import Reply, reply_to
 from bot.services import profiles
-from bot.ui import BaseView
+from bot.ui import ConfirmButton
 
 NameOption = app_commands.Range[str, 1, 32]
 AgeOption = app_commands.Range[int, 13, 120]
 
 
-class LeaveConfirmation(BaseView):
-    """Confirm or cancel deleting a profile; only its owner may press, and it expires."""
+class LeaveButton(ConfirmButton, action="leave"):
+    """Confirm (delete the owner's profile and posts in this server) or Cancel, under /leave."""
 
-    def __init__(self, bot: Bulletin, *, owner_id: int, guild_id: int) -> None:
-        super().__init__(owner_id=owner_id, timeout=bot.settings.confirm_timeout_seconds)
-        self.bot = bot
-        self.guild_id = guild_id
+    cancelled_text = "Nothing was deleted."
 
-    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
-    async def confirm(
-        self, interaction: discord.Interaction[Any], _button: discord.ui.Button[Any]
-    ) -> None:
-        self.stop()
-        async with reply_to(interaction, update=True) as reply:
-            deleted = await profiles.leave(self.bot.db, self.guild_id, interaction.user.id)
-            posts = f"{deleted} post{'s' if deleted != 1 else ''}"
-            await reply.send(
-                embed=success_embed(
-                    f"Your profile and {posts} were deleted. You can /register again any time.",
-                    title="Profile deleted",
-                )
+    async def on_confirm(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
+        bot = cast(Bulletin, interaction.client)
+        deleted = await profiles.leave(bot.db, guild_id_of(interaction), self.owner_id)
+        posts = f"{deleted} post{'s' if deleted != 1 else ''}"
+        await reply.send(
+            embed=success_embed(
+                f"Your profile and {posts} were deleted. You can /register again any time.",
+                title="Profile deleted",
             )
-
-    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
-    async def cancel(
-        self, interaction: discord.Interaction[Any], _button: discord.ui.Button[Any]
-    ) -> None:
-        self.stop()
-        async with reply_to(interaction, update=True) as reply:
-            await reply.send(embed=success_embed("Nothing was deleted.", title="Cancelled"))
+        )
 
 
 class Profiles(commands.Cog):
@@ -62,6 +48,12 @@ class Profiles(commands.Cog):
 
     def __init__(self, bot: Bulletin) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(LeaveButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(LeaveButton)
 
     @app_commands.command(name="register", description="Create your profile in this server")
     @app_commands.describe(
@@ -114,8 +106,9 @@ class Profiles(commands.Cog):
         guild_id = guild_id_of(interaction)
         async with reply_to(interaction) as reply:
             user = await profiles.profile(self.bot.db, guild_id, interaction.user.id)
-            view = LeaveConfirmation(self.bot, owner_id=interaction.user.id, guild_id=guild_id)
-            view.attach(interaction)
+            view = LeaveButton.question(
+                interaction.user.id, self.bot.settings.confirm_timeout_seconds
+            )
             count = user.post_count
             posts = f"{count} post{'s' if count != 1 else ''}"
             what = f"your profile and your {posts}" if count else "your profile"

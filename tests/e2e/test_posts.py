@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import pytest
 
+import bot.ui
 from bot.client import Bulletin
 from bot.db import posts as post_store
 from bot.db.posts import count_posts
@@ -218,20 +218,18 @@ async def test_pages_turn_after_a_restart(runner: BotRunner, emulator: Emulator)
         assert _titles(second) == ["post 1", "post 0"]
 
 
-async def test_old_pages_turn_after_a_confirmation_timed_out(
-    runner: BotRunner, emulator: Emulator
+async def test_old_pages_turn_after_a_confirmation_expired(
+    bulletin: Bulletin, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with runner.run(confirm_timeout_seconds=0.2):
-        alice = await _registered(emulator)
-        await _publish(alice, 7)
-        pages = await alice.run("/myposts")
-        prompt = await alice.run("/leave")
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            if all(b.disabled for b in prompt.refresh().buttons):
-                break
-        assert all(b.disabled for b in prompt.refresh().buttons)
-        assert _titles(await pages.click("Next")) == ["post 1", "post 0"]
+    alice = await _registered(emulator)
+    await _publish(alice, 7)
+    pages = await alice.run("/myposts")
+    prompt = await alice.run("/leave")
+    later = bot.ui.unix_now() + 3600  # the confirmation lasts 30 s; an hour has passed
+    monkeypatch.setattr(bot.ui, "unix_now", lambda: later)
+    expired = await prompt.click("Cancel")
+    assert all(b.disabled for b in expired.buttons)
+    assert _titles(await pages.click("Next")) == ["post 1", "post 0"]
 
 
 async def test_an_error_inside_a_page_button_reaches_the_member(

@@ -105,6 +105,32 @@ async def test_the_bot_process_serves_keeps_data_and_stops_cleanly(
     assert "Commands unchanged since the last sync" in second.stderr
 
 
+async def test_a_confirmation_survives_a_restart_of_the_process(
+    emulator: Emulator, empty_database_url: str
+) -> None:
+    """Issue 9: after a restart, Confirm reached the bot and was never answered."""
+    first = BotProcess(emulator, empty_database_url)
+    await first.start()
+    try:
+        await emulator.wait_until_ready(sessions=1, timeout=30)
+        alice = emulator.member("alice")
+        await alice.run("/register", name="Ann", age=30)
+        prompt = await alice.run("/leave")
+    finally:
+        assert await first.stop() == 0, first.stderr
+
+    second = BotProcess(emulator, empty_database_url)
+    await second.start()
+    try:
+        await emulator.wait_until_ready(sessions=2, timeout=30)
+        done = await prompt.click("Confirm")
+        assert "Your profile and 0 posts were deleted" in done.text
+        assert "/register" in (await alice.run("/profile")).text
+    finally:
+        assert await second.stop() == 0, second.stderr
+    assert "Traceback" not in first.stderr + second.stderr
+
+
 async def test_ctrl_c_stops_the_bot_cleanly(emulator: Emulator, empty_database_url: str) -> None:
     bot = BotProcess(emulator, empty_database_url)
     await bot.start()

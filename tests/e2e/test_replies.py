@@ -124,14 +124,29 @@ async def test_a_public_answer_after_a_deferral_stays_public(
     assert _answers(emulator) == [("POST", DEFERRED_CHANNEL_MESSAGE, 0), ("PATCH", None, 0)]
 
 
-async def test_a_view_mixing_dynamic_items_and_ordinary_buttons_is_refused() -> None:
-    view = discord.ui.View(timeout=None)
-    view.add_item(PageButton(1, Direction.OLDER, 10, 1))
-    view.add_item(discord.ui.Button(label="Other", custom_id="other"))
-    with pytest.raises(ValueError, match="mix"):
-        _stop_if_dynamic(view)
+class _Unprefixed(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"legacy:\d+"):
+    """A DynamicItem whose custom_id lacks the prefix: once unknown, nothing would answer it."""
+
+
+async def test_a_view_with_an_ordinary_or_unprefixed_button_is_refused() -> None:
+    """An ordinary button dies with the process; beside DynamicItems, its view's timeout
+    would also unregister their classes for the whole process."""
+    mixed = discord.ui.View(timeout=None)
+    mixed.add_item(PageButton(1, Direction.OLDER, 10, 1))
+    mixed.add_item(discord.ui.Button(label="Other", custom_id="other"))
+    with pytest.raises(ValueError, match="die with the process"):
+        _stop_if_dynamic(mixed)
+    alone = discord.ui.View(timeout=None)
+    alone.add_item(discord.ui.Button(label="Other", custom_id="other"))
+    with pytest.raises(ValueError, match="die with the process"):
+        _stop_if_dynamic(alone)
+    unprefixed = discord.ui.View(timeout=None)
+    unprefixed.add_item(_Unprefixed(discord.ui.Button(label="Old", custom_id="legacy:1")))
+    with pytest.raises(ValueError, match="must start with 'b1:'"):
+        _stop_if_dynamic(unprefixed)
     only_dynamic = discord.ui.View(timeout=None)
     only_dynamic.add_item(PageButton(1, Direction.OLDER, 10, 1))
+    only_dynamic.add_item(discord.ui.Button(label="Docs", url="https://example.com/"))
     _stop_if_dynamic(only_dynamic)
     assert only_dynamic.is_finished()
 
