@@ -59,6 +59,12 @@ async def send_private(interaction: discord.Interaction[Any], embed: discord.Emb
             await interaction.followup.send(embed=embed, ephemeral=True)
         else:
             await interaction.response.send_message(embed=embed, ephemeral=True)
+    except discord.InteractionResponded:
+        # Answered by someone else between our check and our call: a follow-up still reaches.
+        try:
+            await interaction.followup.send(embed=embed, ephemeral=True)
+        except discord.HTTPException:
+            log.exception("Could not send a follow-up to interaction %s", interaction.id)
     except discord.NotFound as error:
         if error.code == UNKNOWN_INTERACTION:
             log.warning(
