@@ -63,6 +63,7 @@ class Bulletin(commands.AutoShardedBot):
             options.setdefault("shard_ids", list(settings.shard_ids))
         intents = discord.Intents.none()
         intents.guilds = True  # guild and channel cache; not privileged
+        intents.moderation = True  # ban and unban events; not privileged
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,

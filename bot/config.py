@@ -59,6 +59,7 @@ class Settings:
     confirm_timeout_seconds: float = 120.0
     defer_after_seconds: float = 1.5
     database_deadline_seconds: float = 2.0
+    tempban_check_seconds: float = 30.0
     api_base_url: str | None = None
     gateway_url: str | None = None
 
@@ -226,6 +227,15 @@ def _database_deadline(raw: str | None) -> float:
     return value
 
 
+def _tempban_check(raw: str | None) -> float:
+    value = _seconds("TEMPBAN_CHECK_SECONDS", raw, 30.0)
+    if not 1 <= value <= 3600:
+        raise ConfigError(
+            "TEMPBAN_CHECK_SECONDS", f"must be between 1 and 3600 seconds, not {raw!r}"
+        )
+    return value
+
+
 def _endpoint(name: str, raw: str | None, schemes: tuple[str, ...]) -> str | None:
     if raw is None:
         return None
@@ -271,6 +281,7 @@ def load_settings(
         confirm_timeout_seconds=_confirm_timeout(_text(source, "CONFIRM_TIMEOUT_SECONDS")),
         defer_after_seconds=_defer_after(_text(source, "DEFER_AFTER_SECONDS")),
         database_deadline_seconds=_database_deadline(_text(source, "DATABASE_DEADLINE_SECONDS")),
+        tempban_check_seconds=_tempban_check(_text(source, "TEMPBAN_CHECK_SECONDS")),
         api_base_url=_endpoint(
             "DISCORD_API_BASE_URL", _text(source, "DISCORD_API_BASE_URL"), ("http", "https")
         ),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import discord
 from discord.utils import format_dt
 
-from bot.db.models import PostDict, UserDict
+from bot.db.models import CaseDict, PostDict, UserDict
 from bot.display import display_text
 
 # Discord's limits for embeds (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -93,3 +93,73 @@ def posts_page_embed(
 
 def success_embed(text: str, *, title: str | None = None) -> discord.Embed:
     return discord.Embed(title=title, description=text, colour=SUCCESS_COLOUR)
+
+
+CASE_COLOUR = discord.Colour.dark_orange()
+CASE_TITLES = {
+    "warn": "Warning",
+    "note": "Note",
+    "timeout": "Timeout",
+    "untimeout": "Timeout lifted",
+    "kick": "Kick",
+    "ban": "Ban",
+    "unban": "Unban",
+}
+
+
+def case_title(case: CaseDict) -> str:
+    return f"Case #{case['number']} · {CASE_TITLES.get(case['kind'], case['kind'])}"
+
+
+def case_embed(
+    case: CaseDict,
+    *,
+    guild_name: str,
+    show_moderator: bool = True,
+    previous_reasons: Sequence[str | None] = (),
+) -> discord.Embed:
+    """A case in full; members' own view leaves out who the moderator was."""
+    embed = discord.Embed(title=case_title(case), colour=CASE_COLOUR, timestamp=case["created_at"])
+    embed.add_field(name="Member", value=f"<@{case['target_id']}>")
+    if show_moderator:
+        moderator = case["moderator_id"]
+        embed.add_field(name="Moderator", value=f"<@{moderator}>" if moderator else "unknown")
+    if case["expires_at"] is not None:
+        state = "lifted" if case["lifted_at"] is not None else "ends"
+        embed.add_field(name="Until", value=f"{format_dt(case['expires_at'], 'f')} ({state})")
+    reason = case["reason"]
+    embed.add_field(
+        name="Reason",
+        value=member_text(reason, FIELD_VALUE_LIMIT, multiline=True) if reason else "none given",
+        inline=False,
+    )
+    for index, previous in enumerate(previous_reasons[-5:], start=1):
+        embed.add_field(
+            name=f"Earlier reason {index}",
+            value=member_text(previous, FIELD_VALUE_LIMIT) if previous else "none given",
+            inline=False,
+        )
+    embed.set_footer(text=display_text(guild_name, FOOTER_LIMIT, markdown=False))
+    return embed
+
+
+def cases_page_embed(
+    found: Sequence[CaseDict], *, title: str, show_moderator: bool, empty: str
+) -> discord.Embed:
+    """A page of cases, newest first, one line each."""
+    embed = discord.Embed(title=member_text(title, TITLE_LIMIT), colour=CASE_COLOUR)
+    if not found:
+        embed.description = empty
+        return embed
+    lines = []
+    for case in found:
+        who = ""
+        if show_moderator:
+            who = f" by <@{case['moderator_id']}>" if case["moderator_id"] else " by unknown"
+        reason = case["reason"] or "no reason given"
+        lines.append(
+            f"**{case_title(case)}**{who} · {format_dt(case['created_at'], 'R')}\n"
+            f"{member_text(reason, 300)}"
+        )
+    embed.description = "\n".join(lines)[:DESCRIPTION_LIMIT]
+    return embed

@@ -164,6 +164,10 @@ _CLAIM = Statement(
     name="claim_expiry",
 )
 _CLAIM_SHAPE = ModelShape(Case, _CLAIM)
+_RELEASE = Statement(
+    update(Case).where(Case.id == bindparam("case_id")).values(lifted_at=None).returning(Case.id),
+    name="release_expiry",
+)
 _CANCEL = Statement(
     update(Case)
     .where(
@@ -311,3 +315,8 @@ def cancel_expiries(guild_id: int, target_id: int) -> Query[list[int]]:
     """Close the pending expiries of a member's earlier bans; the numbers closed."""
     params = {"guild_id": guild_id, "target_id": target_id, "now": utcnow()}
     return Query(_CANCEL, params, lambda found: [int(n) for n in scalars(found)])
+
+
+def release_expiry(case_id: int) -> Query[bool]:
+    """Give a claimed expiry back (lifting it failed; it will be tried again)."""
+    return Query(_RELEASE, {"case_id": case_id}, bool)

@@ -128,3 +128,8 @@ async def due_expiries(db: Database, now: datetime) -> list[Case]:
 async def claim_expiry(db: Database, case_id: int) -> Case | None:
     """Claim a due expiry; None if another process already did."""
     return await db.write_one(queries.claim_expiry(case_id))
+
+
+async def release_expiry(db: Database, case_id: int) -> None:
+    """Give back a claimed expiry whose lifting failed, so it is tried again."""
+    await db.write_one(queries.release_expiry(case_id))

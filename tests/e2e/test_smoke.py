@@ -12,7 +12,19 @@ import pytest
 from bot.client import Bulletin
 from sandbox import Emulator
 
-COMMANDS = {"register", "profile", "rename", "leave", "post", "myposts", "deletepost", "about"}
+COMMANDS = {
+    "register",
+    "profile",
+    "rename",
+    "leave",
+    "post",
+    "myposts",
+    "deletepost",
+    "about",
+    "mod",
+    "config",
+    "mycases",
+}
 
 
 async def test_bot_syncs_its_commands_and_answers(bulletin: Bulletin, emulator: Emulator) -> None:

@@ -19,7 +19,19 @@ from sandbox import Emulator
 from tests.e2e.conftest import BotRunner
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMANDS = {"register", "profile", "rename", "leave", "post", "myposts", "deletepost", "about"}
+COMMANDS = {
+    "register",
+    "profile",
+    "rename",
+    "leave",
+    "post",
+    "myposts",
+    "deletepost",
+    "about",
+    "mod",
+    "config",
+    "mycases",
+}
 
 
 async def test_a_restart_with_the_same_commands_uploads_nothing(
@@ -101,7 +113,7 @@ async def test_sync_command_prints_the_difference_then_uploads(
     assert status == 0, err
     for name in COMMANDS:
         assert f"+ add     /{name}" in out
-    assert "Uploaded 8 command(s)." in out
+    assert "Uploaded 11 command(s)." in out
     assert len(emulator.command_puts) == 1
     status, out, err = await _bot_cli(emulator, runner.database_url, "sync")
     assert status == 0, err
@@ -120,7 +132,7 @@ async def test_sync_command_prints_the_difference_then_uploads(
     )
     assert status == 0
     assert "- remove  /register" in out
-    assert out.endswith(f"Removed 8 commands from guild {alpha.id}.\n")
+    assert out.endswith(f"Removed 11 commands from guild {alpha.id}.\n")
     assert "Uploaded" not in out
     assert emulator.commands("alpha") == []
     assert {c.name for c in emulator.commands()} == COMMANDS
