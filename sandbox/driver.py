@@ -436,7 +436,7 @@ class MemberDriver:
     async def run_raw(
         self,
         command: str,
-        options: Sequence[Any],
+        options: Any,
         /,
         *,
         in_channel: str | int | None = None,
@@ -445,13 +445,13 @@ class MemberDriver:
     ) -> Reply:
         """Send a slash command whose ``data.options`` is ``options``, exactly as given.
 
-        What a forged client can do: nothing in the list is checked or converted, so wrong
-        JSON types, unknown, missing or repeated options and entries that are not options at
-        all reach the bot as they are (they must only be JSON). Sub-commands are part of the
-        list, as Discord nests them. The command must still be synced and allowed to the member,
-        which Discord checks whatever the client sends, and snowflake options whose value is the
-        id of a user, role or channel Discord knows get their ``resolved`` entry, as Discord
-        adds it.
+        What a forged client can do: nothing in it is checked or converted, so wrong JSON
+        types, unknown, missing or repeated options, entries that are not options at all, even
+        something other than a list, reach the bot as they are (they must only be JSON).
+        Sub-commands are part of the list, as Discord nests them. The command must still be
+        synced and allowed to the member, which Discord checks whatever the client sends, and
+        snowflake options whose value is the id of a user, role or channel Discord knows get
+        their ``resolved`` entry, as Discord adds it.
         """
         channel = self._channel(in_channel)
         data, full_name = self._raw_data(command, options, channel)
@@ -464,7 +464,7 @@ class MemberDriver:
     async def autocomplete_raw(
         self,
         command: str,
-        options: Sequence[Any],
+        options: Any,
         /,
         *,
         in_channel: str | int | None = None,
@@ -481,7 +481,7 @@ class MemberDriver:
         await self._settle(interaction, timeout)
         return [Choice(name=str(c["name"]), value=c["value"]) for c in interaction.choices or []]
 
-    def _raw_data(self, command: str, options: Sequence[Any], channel: Channel) -> tuple[JSON, str]:
+    def _raw_data(self, command: str, options: Any, channel: Channel) -> tuple[JSON, str]:
         found, name, path = self._command(command, force=False)
         assert found is not None  # _command raises for an unknown command unless forced
         if path:
@@ -490,11 +490,11 @@ class MemberDriver:
             )
         self._check_allowed(found, channel)
         builder = OptionBuilder(self.state.world, self.guild, channel, self.member)
-        builder.resolve_ids(list(options))
+        builder.resolve_ids(options)
         data: JSON = {"id": str(found.id), "name": found.name, "type": found.type}
         if found.guild_id is not None:
             data["guild_id"] = str(found.guild_id)
-        data["options"] = list(options)
+        data["options"] = options
         resolved = builder.resolved.payload()
         if resolved:
             data["resolved"] = resolved

@@ -165,6 +165,14 @@ async def test_raw_autocomplete_sends_the_option_list_as_given(
     assert emu.interactions[-1].payload["type"] == 4
 
 
+@pytest.mark.sandbox_emulator(ack_deadline=0.2)
+async def test_raw_mode_sends_even_what_is_not_a_list(emu: Emulator, bot: SandboxBot) -> None:
+    for options in ({"name": "Ann"}, "Ann", 7, None):
+        with pytest.raises(NoAnswerError):
+            await emu.member("alice").run_raw("/profile", options)
+        assert emu.interactions[-1].payload["data"]["options"] == options
+
+
 async def test_raw_mode_still_needs_a_synced_allowed_command(
     emu: Emulator, bot: SandboxBot
 ) -> None:
