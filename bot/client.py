@@ -22,6 +22,7 @@ import cogs
 from bot.config import Settings
 from bot.db import Database
 from bot.db.types import utcnow
+from bot.inputs import admit
 from bot.reporting import ReportingTree
 from bot.services import command_sync
 from bot.sync import fingerprint, local_payload
@@ -47,6 +48,17 @@ def extension_names() -> list[str]:
     return sorted(f"{cogs.__name__}.{m.name}" for m in pkgutil.iter_modules(cogs.__path__))
 
 
+class BulletinTree(ReportingTree):
+    """The command tree: input goes through ``bot.inputs`` first, errors to ``report_error``.
+
+    ``interaction_check`` is discord.py's one hook that runs before it reads any option of a
+    slash command or an autocomplete request.
+    """
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        return await admit(interaction)
+
+
 class Bulletin(commands.AutoShardedBot):
     """The Bulletin bot: cogs on top, ``self.db`` underneath."""
 
@@ -70,7 +82,7 @@ class Bulletin(commands.AutoShardedBot):
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             shard_count=settings.shard_count,
-            tree_cls=ReportingTree,
+            tree_cls=BulletinTree,
             allowed_contexts=app_commands.AppCommandContext(guild=True),
             allowed_installs=app_commands.AppInstallationType(guild=True),
             **options,

@@ -28,6 +28,7 @@ from bot.embeds import (
     success_embed,
 )
 from bot.errors import InvalidInput
+from bot.inputs import NumberText
 from bot.parsing import NumberError, parse_snowflake
 from bot.replies import CUSTOM_ID_PREFIX, reply_to
 from bot.services import posts
@@ -36,7 +37,6 @@ from bot.ui import OwnedDynamicItem, safe_autocomplete
 
 TitleOption = app_commands.Range[str, 1, 256]
 BodyOption = app_commands.Range[str, 1, 4000]
-PostOption = app_commands.Range[str, 1, 100]
 
 # The prefix is optional: pages sent before it was introduced are still on members' screens.
 PAGE_TEMPLATE = re.compile(
@@ -68,6 +68,10 @@ def parse_post_id(value: str) -> int:
         raise InvalidInput(
             "post", "Pick one of your posts from the list, or type its number (like 42)."
         ) from None
+
+
+# The post as typed or picked from the list, a post id once the command receives it.
+PostOption = app_commands.Transform[int, NumberText(parse_post_id, max_length=100)]
 
 
 def choice_name(post_id: int, title: str) -> str:
@@ -199,9 +203,8 @@ class Posts(commands.Cog):
     @app_commands.describe(post="The post to delete: pick it from the list or type its number")
     async def deletepost(self, interaction: discord.Interaction[Any], post: PostOption) -> None:
         guild_id = guild_id_of(interaction)
-        post_id = parse_post_id(post)
         async with reply_to(interaction) as reply:
-            deleted = await posts.delete(self.bot.db, guild_id, interaction.user.id, post_id)
+            deleted = await posts.delete(self.bot.db, guild_id, interaction.user.id, post)
             await reply.send(
                 embed=success_embed(f"Deleted post #{deleted.id}.", title="Post deleted").add_field(
                     name="Title", value=member_text(deleted.title, FIELD_VALUE_LIMIT)

@@ -54,6 +54,10 @@ Public API:
   by=emu.member("bob"))``, ``await reply.select(menu, *values)``, ``await
   reply.submit({"Title": "..."})``, ``reply.refresh()``, ``await reply.wait(condition)``.
   ``await member.autocomplete("/cmd", "option", "typed")`` returns ``Choice`` items.
+  ``await member.run_raw("/cmd", [{"name": "age", "type": 4, "value": "30"}])`` and
+  ``member.autocomplete_raw("/cmd", [...])`` play a forged client: the option list goes out
+  exactly as given, wrong types included (ids of known users, roles and channels are
+  resolved, as Discord does); only the command itself must be synced and allowed.
   What the Discord client would refuse raises a ``DriverError`` (``UnknownCommandError``,
   ``OptionError``, ``MissingPermissionsError``, ``ComponentError``) unless ``force=True``;
   no answer raises ``NoAnswerError``.

@@ -10,6 +10,10 @@ more has happened for `quiet_period` seconds. A deferred *update* with no edit
 counts as done after `deferred_update_grace`. If the bot never acknowledges
 within the acknowledgement deadline, or defers and never follows up within
 `answer_timeout`, NoAnswerError says so.
+
+``run`` and ``autocomplete`` check options as the Discord client does (``force`` skips
+that); ``run_raw`` and ``autocomplete_raw`` send an option list exactly as given, as a forged
+client can.
 """
 
 from __future__ import annotations
@@ -428,6 +432,73 @@ class MemberDriver:
         )
         await self._settle(interaction, timeout)
         return Reply(self, interaction)
+
+    async def run_raw(
+        self,
+        command: str,
+        options: Any,
+        /,
+        *,
+        in_channel: str | int | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - a wait budget, not a cancel scope
+        locale: str = "en-US",
+    ) -> Reply:
+        """Send a slash command whose ``data.options`` is ``options``, exactly as given.
+
+        What a forged client can do: nothing in it is checked or converted, so wrong JSON
+        types, unknown, missing or repeated options, entries that are not options at all, even
+        something other than a list, reach the bot as they are (they must only be JSON).
+        Sub-commands are part of the list, as Discord nests them. The command must still be
+        synced and allowed to the member, which Discord checks whatever the client sends, and
+        snowflake options whose value is the id of a user, role or channel Discord knows get
+        their ``resolved`` entry, as Discord adds it.
+        """
+        channel = self._channel(in_channel)
+        data, full_name = self._raw_data(command, options, channel)
+        interaction = await self._dispatch(
+            APPLICATION_COMMAND, data, channel, name=full_name, locale=locale
+        )
+        await self._settle(interaction, timeout)
+        return Reply(self, interaction)
+
+    async def autocomplete_raw(
+        self,
+        command: str,
+        options: Any,
+        /,
+        *,
+        in_channel: str | int | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - a wait budget, not a cancel scope
+    ) -> list[Choice]:
+        """An autocomplete request with ``options`` exactly as given (see ``run_raw``).
+
+        The list should mark one option ``"focused": true``; that is not checked either.
+        Returns the suggestions shown.
+        """
+        channel = self._channel(in_channel)
+        data, full_name = self._raw_data(command, options, channel)
+        interaction = await self._dispatch(AUTOCOMPLETE, data, channel, name=full_name)
+        await self._settle(interaction, timeout)
+        return [Choice(name=str(c["name"]), value=c["value"]) for c in interaction.choices or []]
+
+    def _raw_data(self, command: str, options: Any, channel: Channel) -> tuple[JSON, str]:
+        found, name, path = self._command(command, force=False)
+        assert found is not None  # _command raises for an unknown command unless forced
+        if path:
+            raise DriverError(
+                f"{command!r}: give a sub-command inside the options list in raw mode"
+            )
+        self._check_allowed(found, channel)
+        builder = OptionBuilder(self.state.world, self.guild, channel, self.member)
+        builder.resolve_ids(options)
+        data: JSON = {"id": str(found.id), "name": found.name, "type": found.type}
+        if found.guild_id is not None:
+            data["guild_id"] = str(found.guild_id)
+        data["options"] = options
+        resolved = builder.resolved.payload()
+        if resolved:
+            data["resolved"] = resolved
+        return data, name
 
     async def autocomplete(
         self,

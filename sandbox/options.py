@@ -120,6 +120,41 @@ class OptionBuilder:
                 built.append(self._one(command_name, option, value, force=force))
         return built
 
+    def resolve_ids(self, options: Any) -> None:
+        """Add ``resolved`` entries for a raw option list, as Discord does for what it sends.
+
+        Only snowflake-typed options (nested ones included) whose value is the id of a known
+        user, role or channel are resolved; anything else in the list is left alone.
+        """
+        if not isinstance(options, list):
+            return
+        for option in options:
+            if not isinstance(option, dict):
+                continue
+            self.resolve_ids(option.get("options"))
+            kind, value = option.get("type"), option.get("value")
+            if isinstance(kind, bool) or kind not in (USER, CHANNEL, ROLE, MENTIONABLE):
+                continue
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                continue
+            text = str(value)
+            if not (text.isascii() and text.isdigit()) or len(text) > 20:
+                continue
+            snowflake = int(text)
+            if kind in (USER, MENTIONABLE):
+                user = self._find_user(snowflake)
+                if user is not None:
+                    self._resolve_user(user)
+                    continue
+            if kind in (ROLE, MENTIONABLE):
+                role = self._find(self.guild.role, snowflake, Role)
+                if role is not None:
+                    self.resolved.roles[str(role.id)] = role.payload()
+            if kind == CHANNEL:
+                channel = self._find(self.guild.channel, snowflake, Channel)
+                if channel is not None:
+                    self._resolve_channel(channel)
+
     def _focused(self, command_name: str, option: JSON, value: Any, *, force: bool) -> JSON:
         kind = int(option["type"])
         typed = str(value)

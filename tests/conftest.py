@@ -134,15 +134,29 @@ async def empty_postgres(url: str) -> None:
         await connection.close()
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
+def require_backend(name: str) -> str:
+    """``name``, or a skip when it is PostgreSQL and no server answers (under CI=true, a failure)."""
     if name == "postgresql" and not _POSTGRES.url:
         message = f"PostgreSQL run skipped: {_POSTGRES.skipped_because}"
         if _in_ci():
             pytest.fail(f"{message} (CI=true requires PostgreSQL)")
         pytest.skip(message)
     return name
+
+
+async def empty_database(backend: str, sqlite_url: str) -> str:
+    """A URL for a database with no tables at all: ``sqlite_url``, or the session's PostgreSQL
+    database, emptied."""
+    if backend == "sqlite":
+        return sqlite_url
+    assert _POSTGRES.url is not None
+    await empty_postgres(_POSTGRES.url)
+    return _POSTGRES.url
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return require_backend(request.param)
 
 
 @pytest.fixture
@@ -153,11 +167,7 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 async def empty_database_url(backend: str, sqlite_url: str) -> str:
     """A URL for a database with no tables at all."""
-    if backend == "sqlite":
-        return sqlite_url
-    assert _POSTGRES.url is not None
-    await empty_postgres(_POSTGRES.url)
-    return _POSTGRES.url
+    return await empty_database(backend, sqlite_url)
 
 
 @pytest.fixture

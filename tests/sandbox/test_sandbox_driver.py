@@ -1,4 +1,5 @@
-"""The driver refuses what the Discord client would not send, unless forced."""
+"""The driver refuses what the Discord client would not send, unless forced; raw mode sends an
+option list exactly as a forged client would."""
 
 from __future__ import annotations
 
@@ -112,3 +113,71 @@ async def test_options_payload_shape(emu: Emulator, bot: SandboxBot) -> None:
     assert data["options"] == [
         {"name": "create", "type": 1, "options": [{"name": "title", "type": 3, "value": "t"}]}
     ]
+
+
+async def test_raw_mode_sends_the_option_list_as_given(emu: Emulator, bot: SandboxBot) -> None:
+    """What the checked driver refuses (a string for an integer) reaches the bot unchanged."""
+    options = [
+        {"name": "name", "type": 3, "value": "Ann"},
+        {"name": "age", "type": 4, "value": "30"},
+        {"name": "colour", "type": 3, "value": ["red"]},
+    ]
+    with pytest.raises(OptionError, match="must be an integer"):
+        await emu.member("alice").run("/profile", name="Ann", age="30")
+    reply = await emu.member("alice").run_raw("/profile", options)
+    data = emu.interactions[-1].payload["data"]
+    assert data["options"] == options
+    assert "resolved" not in data
+    # discord.py passes the string through its Range transformer unchecked.
+    assert reply.embeds[0]["fields"][0]["value"] == "30"
+
+
+async def test_raw_mode_resolves_known_ids_as_discord_does(emu: Emulator, bot: SandboxBot) -> None:
+    bob = emu.member("bob")
+    reply = await emu.member("alice").run_raw(
+        "/whois", [{"name": "member", "type": 6, "value": str(bob.user.id)}]
+    )
+    assert reply.content == f"{bob.mention} is Bob ({bob.user.id})."
+    resolved = emu.interactions[-1].payload["data"]["resolved"]
+    assert list(resolved["users"]) == list(resolved["members"]) == [str(bob.user.id)]
+
+
+@pytest.mark.sandbox_emulator(ack_deadline=0.2)
+async def test_raw_mode_delivers_what_discord_py_cannot_read(
+    emu: Emulator, bot: SandboxBot
+) -> None:
+    options = [{"name": "member", "type": 6, "value": "not an id"}]
+    # discord.py's Namespace calls int() on the value in a task nobody awaits: no answer.
+    with pytest.raises(NoAnswerError):
+        await emu.member("alice").run_raw("/whois", options)
+    data = emu.interactions[-1].payload["data"]
+    assert data["options"] == options
+    assert "resolved" not in data
+
+
+async def test_raw_autocomplete_sends_the_option_list_as_given(
+    emu: Emulator, bot: SandboxBot
+) -> None:
+    options = [{"name": "post", "type": 3, "value": "he", "focused": True, "extra": [1, None]}]
+    choices = await emu.member("alice").autocomplete_raw("/deletepost", options)
+    assert [c.name for c in choices] == ["Hello world", "Help wanted"]
+    assert emu.interactions[-1].payload["data"]["options"] == options
+    assert emu.interactions[-1].payload["type"] == 4
+
+
+@pytest.mark.sandbox_emulator(ack_deadline=0.2)
+async def test_raw_mode_sends_even_what_is_not_a_list(emu: Emulator, bot: SandboxBot) -> None:
+    for options in ({"name": "Ann"}, "Ann", 7, None):
+        with pytest.raises(NoAnswerError):
+            await emu.member("alice").run_raw("/profile", options)
+        assert emu.interactions[-1].payload["data"]["options"] == options
+
+
+async def test_raw_mode_still_needs_a_synced_allowed_command(
+    emu: Emulator, bot: SandboxBot
+) -> None:
+    with pytest.raises(UnknownCommandError, match="synced"):
+        await emu.member("alice").run_raw("/nosuch", [])
+    with pytest.raises(MissingPermissionsError, match="default_member_permissions"):
+        await emu.member("alice").run_raw("/ban", [{"name": "member", "type": 6, "value": 1}])
+    assert emu.interactions == []
