@@ -50,6 +50,13 @@ ALREADY_AUTHENTICATED = 4005
 SESSION_TIMED_OUT = 4009
 INVALID_SHARD = 4010
 
+# Gateway intents (IDENTIFY's ``intents`` bits) that decide which events a session receives.
+GUILDS = 1 << 0
+GUILD_MEMBERS = 1 << 1  # privileged
+GUILD_MODERATION = 1 << 2  # discord.py's Intents.moderation (formerly "bans")
+GUILD_MESSAGES = 1 << 9
+DIRECT_MESSAGES = 1 << 12
+
 REPLAY_BUFFER = 1000
 RESUME_PATH = "/resume/"
 SERVER = "server"
@@ -416,11 +423,18 @@ class Gateway:
         candidates = connected or owning
         return candidates[-1] if candidates else None
 
-    async def dispatch_to_guild(self, guild_id: int, event: str, data: JSON) -> Session | None:
-        """Dispatch to the shard owning the guild; None when no bot session owns it."""
+    async def dispatch_to_guild(
+        self, guild_id: int, event: str, data: JSON, *, intent: int | None = None
+    ) -> Session | None:
+        """Dispatch to the shard owning the guild; None when nothing was sent.
+
+        With `intent`, only a session that IDENTIFYed with that intent bit gets the
+        event, as on Discord (a bot without GUILD_MODERATION hears of no ban).
+        """
         session = self.session_for_guild(guild_id)
-        if session is not None:
-            await self.dispatch(session, event, data)
+        if session is None or (intent is not None and not session.intents & intent):
+            return None
+        await self.dispatch(session, event, data)
         return session
 
     # control from tests

@@ -16,10 +16,32 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.actions import GuildActions
 from sandbox.faults import RATE_LIMIT, FaultRule
-from sandbox.gateway import RESUME_PATH
-from sandbox.http_util import ApiError, Body, json_response, read_body, unknown_message
+from sandbox.gateway import RESUME_PATH, Gateway
+from sandbox.http_util import (
+    BODY_KEY,
+    REASON_KEY,
+    ApiError,
+    Body,
+    body_of,
+    cannot_dm,
+    check_reason,
+    decode_reason,
+    empty_message,
+    form_error,
+    invalid_recipient,
+    json_response,
+    missing_access,
+    missing_permissions,
+    read_body,
+    unknown_channel,
+    unknown_member,
+    unknown_message,
+    unknown_user,
+)
 from sandbox.messages import Message
+from sandbox.moderation import Moderation
 from sandbox.permissions import Permission
 from sandbox.records import CommandPut, HttpRecord, Violation
 from sandbox.rules import (
@@ -31,26 +53,21 @@ from sandbox.rules import (
 )
 from sandbox.state import State
 from sandbox.webhooks import Webhooks, delete_message, edit_message
-from sandbox.world import Guild
+from sandbox.world import Channel, DMChannel, Guild
 
 JSON = dict[str, Any]
 API_PREFIX = "/api/v10"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-BODY_KEY = web.RequestKey("sandbox_body", Body)
-
-
-def body_of(request: web.Request) -> Body:
-    """The body the middleware already parsed."""
-    return request[BODY_KEY]
-
 
 class HttpApi:
     """Request handlers over the shared state."""
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, gateway: Gateway) -> None:
         self.state = state
         self.webhooks = Webhooks(state, body_of)
+        self.actions = GuildActions(state, gateway)
+        self.moderation = Moderation(state, self.actions, self._bot_guild)
 
     # plumbing
 
@@ -65,19 +82,24 @@ class HttpApi:
         response: web.StreamResponse
         answer: Any = None
         fault: FaultRule | None = None
+        reason = decode_reason(request)
         try:
             body = await read_body(request)
             request[BODY_KEY] = body
+            if reason is not None:
+                request[REASON_KEY] = reason
             fault = self.state.faults.take(request.method, path)
             if fault is not None:
                 # Answered before any handler runs, as Discord's edge would: nothing happens.
                 response, answer = fault.answer()
             else:
+                check_reason(reason)
                 response = await handler(request)
         except ApiError as error:
             answer = error.body()
             response = json_response(answer, error.status)
-            self._note_error(request, error, body)
+            if error.violation:
+                self._note_error(request, error, body)
         except Exception as exc:
             # An emulator bug must surface in the test (conftest asserts none), not as a log line.
             self.state.internal_errors.append(exc)
@@ -102,6 +124,7 @@ class HttpApi:
             files=tuple(f.filename for f in body.files),
             response=answer,
             injected=fault is not None,
+            reason=reason,
         )
         self.state.requests.append(record)
         if fault is not None:
@@ -163,9 +186,17 @@ class HttpApi:
 
     def _guild(self, request: web.Request) -> Guild:
         try:
-            return self.state.world.guild(int(request.match_info["guild"]))
+            guild = self.state.world.guild(int(request.match_info["guild"]))
         except (LookupError, ValueError) as exc:
             raise ApiError(404, 10004, "Unknown Guild") from exc
+        if guild.find_member(self.state.world.bot.id) is None:
+            raise ApiError(404, 10004, "Unknown Guild")
+        return guild
+
+    def _bot_guild(self, request: web.Request) -> Guild:
+        """The route's guild, for a request with the bot token."""
+        self._require_bot(request)
+        return self._guild(request)
 
     def routes(self) -> list[web.RouteDef]:
         """Every API route; anything else falls to the recorded 404."""
@@ -175,6 +206,7 @@ class HttpApi:
         hook = p + "/webhooks/{app}/{token}"
         return [
             web.get(p + "/users/@me", self.get_me),
+            web.get(p + "/users/{user}", self.get_user),
             web.get(p + "/oauth2/applications/@me", self.get_application),
             web.get(p + "/applications/@me", self.get_application),
             web.get(p + "/gateway", self.get_gateway),
@@ -203,6 +235,13 @@ class HttpApi:
             web.patch(p + "/channels/{channel}/messages/{message}", self.patch_channel_message),
             web.delete(p + "/channels/{channel}/messages/{message}", self.delete_channel_message),
             web.get(p + "/guilds/{guild}/members/{user}", self.get_member),
+            web.patch(p + "/guilds/{guild}/members/{user}", self.moderation.update_member),
+            web.delete(p + "/guilds/{guild}/members/{user}", self.moderation.kick),
+            web.get(p + "/guilds/{guild}/bans", self.moderation.list_bans),
+            web.get(p + "/guilds/{guild}/bans/{user}", self.moderation.get_ban),
+            web.put(p + "/guilds/{guild}/bans/{user}", self.moderation.ban),
+            web.delete(p + "/guilds/{guild}/bans/{user}", self.moderation.unban),
+            web.post(p + "/users/@me/channels", self.create_dm),
         ]
 
     @staticmethod
@@ -219,6 +258,17 @@ class HttpApi:
         return json_response(
             bot.payload() | {"verified": True, "mfa_enabled": False, "locale": "en-US"}
         )
+
+    async def get_user(self, request: web.Request) -> web.Response:
+        """Any user Discord knows (10013 for one it does not)."""
+        self._require_bot(request)
+        try:
+            user = self.state.world.find_user(int(request.match_info["user"]))
+        except ValueError:
+            user = None
+        if user is None:
+            raise unknown_user()
+        return json_response(user.payload())
 
     async def get_application(self, request: web.Request) -> web.Response:
         """The application; interactions_endpoint_url null so interactions come over the gateway."""
@@ -358,53 +408,116 @@ class HttpApi:
 
     # channels and messages sent with the bot token
 
-    def _channel(self, request: web.Request) -> tuple[Guild, int]:
+    def _channel(self, request: web.Request) -> tuple[Guild | None, Channel | DMChannel]:
+        """The route's channel: a guild channel, or one of the bot's DM channels."""
         self._require_bot(request)
         try:
             channel_id = int(request.match_info["channel"])
         except ValueError as exc:
-            raise ApiError(404, 10003, "Unknown Channel") from exc
-        for guild in self.state.world.guilds:
+            raise unknown_channel() from exc
+        world = self.state.world
+        for guild in world.guilds:
             for channel in guild.channels:
                 if channel.id == channel_id:
-                    return guild, channel_id
-        raise ApiError(404, 10003, "Unknown Channel")
+                    return guild, channel
+        dm = world.dm_channel(channel_id)
+        if dm is not None:
+            return None, dm
+        # A channel someone deleted is an ordinary 10003 (a race every bot must handle);
+        # an id that never was a channel is the bot's mistake.
+        deleted = any(c.id == channel_id for g in world.guilds for c in g.deleted_channels)
+        raise unknown_channel(violation=not deleted)
 
-    def _bot_permissions(self, guild: Guild, channel_id: int) -> int:
+    def _bot_permissions(self, guild: Guild, channel: Channel) -> int:
         bot = self.state.world.bot_member(guild)
-        return guild.permissions_in(bot, guild.channel(channel_id))
+        return guild.permissions_in(bot, channel)
 
     async def get_channel(self, request: web.Request) -> web.Response:
         """A channel object."""
-        guild, channel_id = self._channel(request)
-        return json_response(guild.channel(channel_id).payload(guild.id))
+        guild, channel = self._channel(request)
+        if isinstance(channel, DMChannel):
+            return json_response(channel.payload())
+        assert guild is not None
+        if not self._bot_permissions(guild, channel) & Permission.VIEW_CHANNEL:
+            raise missing_access()
+        return json_response(channel.payload(guild.id))
+
+    async def create_dm(self, request: web.Request) -> web.Response:
+        """Open (or return) the bot's DM channel with a user; sending may still get 50007."""
+        self._require_bot(request)
+        data = body_of(request).object()
+        raw = data.get("recipient_id")
+        if raw is None:
+            raise form_error("recipient_id", "BASE_TYPE_REQUIRED", "This field is required")
+        try:
+            recipient_id = int(raw)
+        except (TypeError, ValueError) as exc:
+            raise form_error(
+                "recipient_id", "NUMBER_TYPE_COERCE", f'Value "{raw}" is not snowflake.'
+            ) from exc
+        world = self.state.world
+        user = world.find_user(recipient_id)
+        if user is None or user.id == world.bot.id:
+            raise invalid_recipient()
+        channel = world.dm_channels.get(user.id)
+        if channel is None:
+            channel = DMChannel(id=self.state.ids.next(), recipient=user)
+            world.dm_channels[user.id] = channel
+        return json_response(channel.payload())
+
+    def _check_send(
+        self,
+        guild: Guild | None,
+        channel: Channel | DMChannel,
+        data: dict[str, Any],
+        has_files: bool,
+    ) -> dict[str, Any]:
+        """Discord's permission checks for a new message; returns the body as Discord keeps it."""
+        if isinstance(channel, DMChannel):
+            world = self.state.world
+            user = channel.recipient
+            if not world.is_known(user.id) or not user.dms_open or not world.shares_guild(user.id):
+                raise cannot_dm()
+            return data
+        assert guild is not None
+        perms = self._bot_permissions(guild, channel)
+        if not perms & Permission.VIEW_CHANNEL:
+            raise missing_access()
+        if not perms & Permission.SEND_MESSAGES:
+            raise missing_permissions()
+        if has_files and not perms & Permission.ATTACH_FILES:
+            raise missing_permissions()
+        if data.get("embeds") and not perms & Permission.EMBED_LINKS:
+            others = {**data, "embeds": []}
+            if is_empty_message(others, has_files=has_files):
+                # Nothing would be left to show once the embeds were dropped.
+                raise missing_permissions()
+            # Without Embed Links, Discord sends the rest of the message, embeds left out.
+            return others
+        return data
 
     async def post_channel_message(self, request: web.Request) -> web.Response:
-        """Send a message to a channel, checking the bot may see and write there."""
-        guild, channel_id = self._channel(request)
-        perms = self._bot_permissions(guild, channel_id)
-        if not perms & Permission.VIEW_CHANNEL:
-            raise ApiError(403, 50001, "Missing Access")
-        if not perms & Permission.SEND_MESSAGES:
-            raise ApiError(403, 50013, "Missing Permissions")
+        """Send a message to a channel or DM, checking what Discord checks."""
+        guild, channel = self._channel(request)
         body = body_of(request)
         data = body.object()
+        data = self._check_send(guild, channel, data, bool(body.files))
         errors = FormErrors()
         check_message(data, errors)
         if errors:
             raise ApiError.invalid_form(errors)
         if is_empty_message(data, has_files=bool(body.files)):
-            raise ApiError(400, 50006, "Cannot send an empty message")
+            raise empty_message()
         message = self.state.create_message(
-            channel_id=channel_id,
-            guild_id=guild.id,
+            channel_id=channel.id,
+            guild_id=None if guild is None else guild.id,
             body={**data, "flags": data.get("flags", 0) & ~64},
             files=body.files,
         )
         return json_response(self.state.message_payload(message))
 
     def _channel_message(self, request: web.Request) -> Message:
-        _, channel_id = self._channel(request)
+        _, channel = self._channel(request)
         try:
             message = self.state.messages.get(int(request.match_info["message"]))
         except ValueError:
@@ -413,7 +526,7 @@ class HttpApi:
             message is None
             or message.deleted
             or message.ephemeral
-            or message.channel_id != channel_id
+            or message.channel_id != channel.id
         ):
             raise unknown_message()
         return message
@@ -439,16 +552,16 @@ class HttpApi:
         except ValueError:
             member = None
         if member is None:
-            raise ApiError(404, 10007, "Unknown Member")
+            raise unknown_member()
         return json_response(member.payload())
 
 
-def build_app(state: State, websocket_handler: Handler) -> web.Application:
+def build_app(state: State, gateway: Gateway) -> web.Application:
     """The aiohttp application: gateway at /, API under /api/v10, recorded 404 elsewhere."""
-    api = HttpApi(state)
+    api = HttpApi(state, gateway)
     app = web.Application(middlewares=[api.middleware], client_max_size=64 * 1024 * 1024)
-    app.router.add_get("/", websocket_handler)
-    app.router.add_get(RESUME_PATH, websocket_handler)
+    app.router.add_get("/", gateway.handle)
+    app.router.add_get(RESUME_PATH, gateway.handle)
     app.add_routes(api.routes())
     app.router.add_route("*", "/{tail:.*}", api.unknown, name="unknown")
     return app

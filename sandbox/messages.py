@@ -146,6 +146,8 @@ class Message:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     edited_at: datetime | None = None
     deleted: bool = False
+    # Who deleted it, once deleted: the bot's id, a member's, or None (Discord, e.g. a ban's purge).
+    deleted_by: int | None = None
     versions: list[Version] = field(default_factory=list)
 
     @property

@@ -13,6 +13,7 @@ from sandbox.faults import Faults
 from sandbox.interactions import Interaction
 from sandbox.messages import Message, Ping, could_ping, mentions_pinged
 from sandbox.records import (
+    AuditLogEntry,
     CommandPut,
     GatewayConnection,
     GatewayFrame,
@@ -75,6 +76,7 @@ class State:
     internal_errors: list[BaseException] = field(default_factory=list)
     connections: list[GatewayConnection] = field(default_factory=list)
     injected_faults: list[InjectedFault] = field(default_factory=list)
+    audit_log: list[AuditLogEntry] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
     commands: CommandRegistry = field(init=False)
     _changed: asyncio.Event | None = None

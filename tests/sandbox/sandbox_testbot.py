@@ -75,12 +75,22 @@ class Feedback(discord.ui.Modal, title="Feedback"):
 class SandboxBot(commands.AutoShardedBot):
     """The bot under the sandbox tests."""
 
-    def __init__(self, *, sync_guild_id: int | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        sync_guild_id: int | None = None,
+        intents: discord.Intents | None = None,
+        **options: Any,
+    ) -> None:
         options.setdefault("guild_ready_timeout", 0.05)
         super().__init__(
-            command_prefix=commands.when_mentioned, intents=discord.Intents.default(), **options
+            command_prefix=commands.when_mentioned,
+            intents=intents or discord.Intents.default(),
+            **options,
         )
         self.sync_guild_id = sync_guild_id
+        # What discord.py made of the gateway's events: (event, id of the user or channel).
+        self.events: list[tuple[str, int]] = []
         self.errors: list[BaseException] = []
         self.http_errors: list[discord.HTTPException] = []
         self.views: list[discord.ui.View] = []
@@ -101,6 +111,18 @@ class SandboxBot(commands.AutoShardedBot):
         await self.tree.sync()
         if self.sync_guild_id is not None:
             await self.tree.sync(guild=discord.Object(self.sync_guild_id))
+
+    async def on_member_ban(self, guild: discord.Guild, user: discord.abc.User) -> None:
+        self.events.append(("member_ban", user.id))
+
+    async def on_member_unban(self, guild: discord.Guild, user: discord.User) -> None:
+        self.events.append(("member_unban", user.id))
+
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        self.events.append(("member_remove", payload.user.id))
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        self.events.append(("channel_delete", channel.id))
 
     async def on_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
