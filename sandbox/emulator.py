@@ -523,7 +523,8 @@ class Emulator:
 
     @property
     def violations(self) -> list[Violation]:
-        """Every request answered with a Discord error (bodies Discord would reject, late or double acks...)."""
+        """Every refusal the bot should have avoided (bodies Discord rejects, late or double
+        acks, missing permissions...); ordinary answers such as 10007 or 50007 are not here."""
         return self.state.violations
 
     @property

@@ -52,7 +52,11 @@ class GatewayFrame:
 
 @dataclass(frozen=True)
 class Violation:
-    """A request Discord would have refused, with the error Discord would give."""
+    """A request Discord refused that the bot should have avoided, with Discord's error.
+
+    Ordinary answers every bot must handle (10007, 10013, 10026, 50007...) are not
+    violations: they are in ``emu.requests`` with their ``error_code``.
+    """
 
     method: str
     path: str

@@ -85,7 +85,7 @@ class SandboxBot(commands.AutoShardedBot):
         options.setdefault("guild_ready_timeout", 0.05)
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=intents or discord.Intents.default(),
+            intents=discord.Intents.default() if intents is None else intents,
             **options,
         )
         self.sync_guild_id = sync_guild_id
