@@ -89,6 +89,24 @@ Public API:
   View Channel, 50013 without Send Messages, without Attach Files for a file, or without
   Embed Links for an embed-only message (with text, the embeds are dropped, as Discord
   does); 10003 for a deleted or unknown channel. ``GET /users/{u}`` (10013 when unknown).
+- Messages: ``DELETE /channels/{c}/messages/{m}`` (the bot's own freely; anyone else's needs
+  Manage Messages, else 50013; 10008 for a message gone: a violation when the bot deleted it
+  itself or it never existed, an ordinary answer when someone else did); ``PATCH`` of
+  another's message is 50005; ``POST /channels/{c}/messages/bulk-delete`` (``messages``: 2-100
+  unique ids, else 50035; Manage Messages even for the bot's own; any id older than 14 days:
+  400 50034, Discord's code for it; ids already gone are skipped). MESSAGE_DELETE /
+  MESSAGE_DELETE_BULK need GUILD_MESSAGES; the audit log notes a deletion of someone else's
+  message (MESSAGE_DELETE) and every bulk delete (MESSAGE_BULK_DELETE). ``await
+  emu.post_message(member, content, channel=None, guild=None, at=None)`` posts a member's
+  message (MESSAGE_CREATE with GUILD_MESSAGES, its text blanked without MESSAGE_CONTENT; `at`
+  back-dates it, snowflake included); ``await emu.delete_message(message, by=None)`` deletes
+  one as its author or a member with Manage Messages.
+- Files: multipart requests (``payload_json`` + ``files[n]``) on every message route,
+  interaction responses and follow-ups included; more than ``Settings.attachment_size_limit``
+  (10 MiB, a guild without boosts) of files in one request is refused with 413 40005
+  "Request entity too large" (a violation). ``message.file(filename)`` gives an attachment's
+  bytes (``reply.message.file("export.json")``); its ``url`` serves them
+  (``GET /attachments/{channel}/{id}/{filename}``).
 - Changing the world, with the events Discord would send (a test acting as Discord, or as a
   member in Discord's own menus; the member named by ``by=``, the owner by default, must have
   the permission and outrank the target, else ``MissingPermissionsError``): ``await

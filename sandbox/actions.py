@@ -12,9 +12,18 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sandbox.gateway import GUILD_MEMBERS, GUILD_MESSAGES, GUILD_MODERATION, GUILDS, Gateway
+from sandbox.gateway import (
+    GUILD_MEMBERS,
+    GUILD_MESSAGES,
+    GUILD_MODERATION,
+    GUILDS,
+    MESSAGE_CONTENT,
+    Gateway,
+)
+from sandbox.messages import Message
 from sandbox.permissions import MEMBER_OVERWRITE, ROLE_OVERWRITE, Overwrite
 from sandbox.records import AuditLogEntry
+from sandbox.snowflakes import snowflake_at
 from sandbox.state import State
 from sandbox.world import Ban, Channel, Guild, GuildMember, Role, User, iso
 
@@ -202,7 +211,7 @@ class GuildActions:
         await self._messages_deleted(guild, deleted)
         return True
 
-    def _delete_recent_messages(self, guild: Guild, user: User, seconds: int) -> list[Any]:
+    def _delete_recent_messages(self, guild: Guild, user: User, seconds: int) -> list[Message]:
         if seconds <= 0:
             return []
         since = datetime.now(UTC) - timedelta(seconds=seconds)
@@ -220,7 +229,7 @@ class GuildActions:
             self.state.message_changed(message, None)
         return gone
 
-    async def _messages_deleted(self, guild: Guild, messages: list[Any]) -> None:
+    async def _messages_deleted(self, guild: Guild, messages: list[Message]) -> None:
         by_channel: dict[int, list[int]] = {}
         for message in messages:
             by_channel.setdefault(message.channel_id, []).append(message.id)
@@ -248,6 +257,85 @@ class GuildActions:
             intent=GUILD_MODERATION,
         )
         return True
+
+    # messages
+
+    async def post(
+        self,
+        guild: Guild,
+        channel: Channel,
+        member: GuildMember,
+        content: str,
+        *,
+        at: datetime | None = None,
+    ) -> Message:
+        """A member's message (MESSAGE_CREATE, with GUILD_MESSAGES; its text only with
+        MESSAGE_CONTENT, as Discord does). `at` back-dates it, id included."""
+        if at is None:
+            message_id = self.state.ids.next()
+        else:
+            message_id = snowflake_at(at, worker=5)
+            while message_id in self.state.messages:
+                message_id += 1
+        message = Message(
+            id=message_id,
+            channel_id=channel.id,
+            guild_id=guild.id,
+            author=member.user,
+            created_at=at or datetime.now(UTC),
+        )
+        message.content = content
+        message.record_version(notifies=True)
+        self.state.messages[message.id] = message
+        self.state.notify()
+        session = self.gateway.session_for_guild(guild.id)
+        if session is not None and session.intents & GUILD_MESSAGES:
+            data = self.state.message_payload(message) | {"member": member.payload(with_user=False)}
+            if not session.intents & MESSAGE_CONTENT:
+                data.update({"content": "", "embeds": [], "attachments": [], "components": []})
+            await self.gateway.dispatch(session, "MESSAGE_CREATE", data)
+        return message
+
+    async def delete_messages(
+        self,
+        guild: Guild | None,
+        channel_id: int,
+        messages: list[Message],
+        *,
+        actor: User,
+        reason: str | None,
+    ) -> None:
+        """Delete messages (one: MESSAGE_DELETE; several: MESSAGE_DELETE_BULK).
+
+        The audit log notes a deletion of someone else's message, and every bulk delete.
+        """
+        for message in messages:
+            message.deleted = True
+            message.deleted_by = actor.id
+            self.state.message_changed(message, None)
+        self.state.notify()
+        if guild is None or not messages:
+            return
+        others = [m for m in messages if m.author.id != actor.id]
+        if len(messages) > 1:
+            self.audit(
+                guild,
+                "MESSAGE_BULK_DELETE",
+                target_id=channel_id,
+                actor=actor,
+                reason=reason,
+                options={"count": str(len(messages))},
+            )
+        elif others:
+            self.audit(
+                guild,
+                "MESSAGE_DELETE",
+                target_id=others[0].author.id,
+                actor=actor,
+                reason=reason,
+                options={"channel_id": str(channel_id), "count": "1"},
+            )
+        await self.messages_deleted(guild, channel_id, [m.id for m in messages])
 
     # roles and channels
 

@@ -455,6 +455,36 @@ class Emulator:
         await self.actions.delete_channel(where, found, actor=actor.user, reason=reason)
         return found
 
+    async def post_message(
+        self,
+        member: str | int,
+        content: str,
+        channel: str | int | None = None,
+        guild: str | int | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> Message:
+        """A member's message in a channel (the guild's first text channel by default).
+
+        Sends MESSAGE_CREATE (with GUILD_MESSAGES; the text only with MESSAGE_CONTENT).
+        `at` back-dates it, its snowflake included, e.g. to test bulk delete's 14 days.
+        """
+        where = self.guild(guild)
+        place = where.default_channel if channel is None else where.channel(channel)
+        return await self.actions.post(where, place, where.member(member), content, at=at)
+
+    async def delete_message(self, message: Message | int, *, by: str | int | None = None) -> None:
+        """Delete a message as its author (default) or a member with Manage Messages would;
+        the bot then gets an ordinary 10008 for it, not a violation."""
+        found = self.state.messages[message if isinstance(message, int) else message.id]
+        where = None if found.guild_id is None else self.world.guild(found.guild_id)
+        actor = found.author if by is None else self.world.user(by)
+        if where is not None and actor.id != found.author.id:
+            self._acting(where, actor.id, Permission.MANAGE_MESSAGES)
+        await self.actions.delete_messages(
+            where, found.channel_id, [found], actor=actor, reason=None
+        )
+
     # moderation records
 
     def audit_log(self, guild: str | int | None = None) -> list[AuditLogEntry]:
@@ -559,7 +589,7 @@ class Emulator:
 
     @property
     def messages(self) -> list[Message]:
-        """Every message the bot created, deleted ones included."""
+        """Every message the bot created (and members' from ``post_message``), deleted ones included."""
         return list(self.state.messages.values())
 
     def commands(self, guild: str | int | None = None) -> list[RegisteredCommand]:

@@ -56,6 +56,7 @@ GUILD_MEMBERS = 1 << 1  # privileged
 GUILD_MODERATION = 1 << 2  # discord.py's Intents.moderation (formerly "bans")
 GUILD_MESSAGES = 1 << 9
 DIRECT_MESSAGES = 1 << 12
+MESSAGE_CONTENT = 1 << 15  # privileged
 
 REPLAY_BUFFER = 1000
 RESUME_PATH = "/resume/"

@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -29,12 +30,14 @@ from sandbox.http_util import (
     check_reason,
     decode_reason,
     empty_message,
+    entity_too_large,
     form_error,
     invalid_recipient,
     json_response,
     missing_access,
     missing_permissions,
     read_body,
+    reason_of,
     unknown_channel,
     unknown_member,
     unknown_message,
@@ -51,12 +54,16 @@ from sandbox.rules import (
     check_message,
     is_empty_message,
 )
+from sandbox.snowflakes import snowflake_time
 from sandbox.state import State
-from sandbox.webhooks import Webhooks, delete_message, edit_message
+from sandbox.webhooks import Webhooks, edit_message
 from sandbox.world import Channel, DMChannel, Guild
 
 JSON = dict[str, Any]
 API_PREFIX = "/api/v10"
+BULK_DELETE_MIN = 2
+BULK_DELETE_MAX = 100
+BULK_DELETE_MAX_AGE = timedelta(days=14)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -94,6 +101,8 @@ class HttpApi:
                 response, answer = fault.answer()
             else:
                 check_reason(reason)
+                if sum(len(f.data) for f in body.files) > self.state.settings.attachment_size_limit:
+                    raise entity_too_large()
                 response = await handler(request)
         except ApiError as error:
             answer = error.body()
@@ -234,6 +243,8 @@ class HttpApi:
             web.get(p + "/channels/{channel}/messages/{message}", self.get_channel_message),
             web.patch(p + "/channels/{channel}/messages/{message}", self.patch_channel_message),
             web.delete(p + "/channels/{channel}/messages/{message}", self.delete_channel_message),
+            web.post(p + "/channels/{channel}/messages/bulk-delete", self.bulk_delete),
+            web.get("/attachments/{channel}/{attachment}/{filename}", self.get_attachment),
             web.get(p + "/guilds/{guild}/members/{user}", self.get_member),
             web.patch(p + "/guilds/{guild}/members/{user}", self.moderation.update_member),
             web.delete(p + "/guilds/{guild}/members/{user}", self.moderation.kick),
@@ -516,32 +527,121 @@ class HttpApi:
         )
         return json_response(self.state.message_payload(message))
 
-    def _channel_message(self, request: web.Request) -> Message:
-        _, channel = self._channel(request)
-        try:
-            message = self.state.messages.get(int(request.match_info["message"]))
-        except ValueError:
-            message = None
-        if (
-            message is None
-            or message.deleted
-            or message.ephemeral
-            or message.channel_id != channel.id
-        ):
+    def _message_in(self, channel: Channel | DMChannel, message_id: int) -> Message:
+        """A live message of the channel; 10008 otherwise (ordinary if someone else deleted it)."""
+        message = self.state.messages.get(message_id)
+        if message is None or message.ephemeral or message.channel_id != channel.id:
             raise unknown_message()
+        if message.deleted:
+            raise unknown_message(violation=message.deleted_by == self.state.world.bot.id)
         return message
+
+    def _channel_message(self, request: web.Request) -> tuple[Guild | None, Message]:
+        guild, channel = self._channel(request)
+        try:
+            message_id = int(request.match_info["message"])
+        except ValueError as exc:
+            raise unknown_message() from exc
+        return guild, self._message_in(channel, message_id)
 
     async def get_channel_message(self, request: web.Request) -> web.Response:
         """One message (ephemeral messages are not reachable this way)."""
-        return json_response(self.state.message_payload(self._channel_message(request)))
+        _, message = self._channel_message(request)
+        return json_response(self.state.message_payload(message))
 
     async def patch_channel_message(self, request: web.Request) -> web.Response:
-        """Edit one of the bot's messages."""
-        return edit_message(self.state, self._channel_message(request), body_of(request), None)
+        """Edit one of the bot's messages (50005 for anyone else's)."""
+        _, message = self._channel_message(request)
+        if message.author.id != self.state.world.bot.id:
+            raise ApiError(403, 50005, "Cannot edit a message authored by another user")
+        return edit_message(self.state, message, body_of(request), None)
 
     async def delete_channel_message(self, request: web.Request) -> web.Response:
-        """Delete one message."""
-        return delete_message(self.state, self._channel_message(request), None)
+        """Delete a message: the bot's own freely, anyone else's with Manage Messages."""
+        guild, message = self._channel_message(request)
+        bot = self.state.world.bot
+        if message.author.id != bot.id:
+            if guild is None:
+                raise ApiError(403, 50003, "Cannot execute action on a DM channel")
+            perms = self._bot_permissions(guild, guild.channel(message.channel_id))
+            if not perms & Permission.VIEW_CHANNEL:
+                raise missing_access()
+            if not perms & Permission.MANAGE_MESSAGES:
+                raise missing_permissions()
+        await self.actions.delete_messages(
+            guild, message.channel_id, [message], actor=bot, reason=reason_of(request)
+        )
+        return web.Response(status=204)
+
+    async def bulk_delete(self, request: web.Request) -> web.Response:
+        """Delete 2-100 messages under 14 days old at once (Manage Messages, even for the bot's own)."""
+        guild, channel = self._channel(request)
+        data = body_of(request).object()
+        ids = self._bulk_ids(data.get("messages"))
+        if guild is None or isinstance(channel, DMChannel):
+            raise ApiError(403, 50003, "Cannot execute action on a DM channel")
+        perms = self._bot_permissions(guild, channel)
+        if not perms & Permission.VIEW_CHANNEL:
+            raise missing_access()
+        if not perms & Permission.MANAGE_MESSAGES:
+            raise missing_permissions()
+        oldest = datetime.now(UTC) - BULK_DELETE_MAX_AGE
+        if any(snowflake_time(i) < oldest for i in ids):
+            raise ApiError(
+                400, 50034, "You can only bulk delete messages that are under 14 days old."
+            )
+        # Ids of messages already gone (or never in this channel) are skipped, as Discord does.
+        found = [
+            m
+            for m in (self.state.messages.get(i) for i in ids)
+            if m is not None and not m.deleted and not m.ephemeral and m.channel_id == channel.id
+        ]
+        await self.actions.delete_messages(
+            guild, channel.id, found, actor=self.state.world.bot, reason=reason_of(request)
+        )
+        return web.Response(status=204)
+
+    @staticmethod
+    def _bulk_ids(value: object) -> list[int]:
+        errors = FormErrors()
+        if value is None:
+            errors.add(("messages",), "BASE_TYPE_REQUIRED", "This field is required")
+        elif not isinstance(value, list):
+            errors.add(("messages",), "BASE_TYPE_ARRAY", "Expected an array.")
+        elif not BULK_DELETE_MIN <= len(value) <= BULK_DELETE_MAX:
+            errors.add(
+                ("messages",),
+                "BASE_TYPE_BAD_LENGTH",
+                f"Must be between {BULK_DELETE_MIN} and {BULK_DELETE_MAX} in length.",
+            )
+        if errors:
+            raise ApiError.invalid_form(errors)
+        assert isinstance(value, list)
+        ids: list[int] = []
+        for index, item in enumerate(value):
+            try:
+                ids.append(int(item))
+            except (TypeError, ValueError):
+                errors.add(
+                    ("messages", index), "NUMBER_TYPE_COERCE", f'Value "{item}" is not snowflake.'
+                )
+        if not errors and len(set(ids)) != len(ids):
+            # The OpenAPI file says uniqueItems; Discord's own code for it is not documented.
+            errors.add(("messages",), "BASE_TYPE_UNIQUE", "Items must be unique.")
+        if errors:
+            raise ApiError.invalid_form(errors)
+        return ids
+
+    async def get_attachment(self, request: web.Request) -> web.Response:
+        """An uploaded file, where its attachment's ``url`` points."""
+        try:
+            found = self.state.attachment_bytes(int(request.match_info["attachment"]))
+        except ValueError:
+            found = None
+        if found is None or found[0]["filename"] != request.match_info["filename"]:
+            return web.Response(status=404, text="Not Found")
+        attachment, data = found
+        return web.Response(body=data, content_type=attachment["content_type"])
 
     async def get_member(self, request: web.Request) -> web.Response:
         """A guild member."""

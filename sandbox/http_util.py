@@ -67,9 +67,17 @@ def already_acknowledged() -> ApiError:
     return ApiError(400, 40060, "Interaction has already been acknowledged.")
 
 
-def unknown_message() -> ApiError:
-    """Discord's answer for a message that does not exist (or is not reachable that way)."""
-    return ApiError(404, 10008, "Unknown Message")
+def unknown_message(*, violation: bool = True) -> ApiError:
+    """Discord's answer for a message that does not exist (or is not reachable that way).
+
+    An ordinary answer (not a violation) when someone other than the bot deleted it.
+    """
+    return ApiError(404, 10008, "Unknown Message", violation=violation)
+
+
+def entity_too_large() -> ApiError:
+    """Discord's answer to uploads past the size limit."""
+    return ApiError(413, 40005, "Request entity too large")
 
 
 def unknown_webhook() -> ApiError:

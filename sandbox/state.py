@@ -256,6 +256,7 @@ class State:
         if "attachments" in body or files:
             keep_ids = {str(a.get("id")) for a in body.get("attachments") or []}
             kept = [a for a in message.attachments if str(a["id"]) in keep_ids]
+            message.files = {k: v for k, v in message.files.items() if k in keep_ids}
             message.attachments = kept + [self._attachment(message, f) for f in files]
         if "content" in body:
             message.record_version(notifies=notifies)
@@ -263,6 +264,7 @@ class State:
     def _attachment(self, message: Message, upload: UploadedFile) -> JSON:
         attachment_id = self.ids.next()
         url = f"{self.base_url}/attachments/{message.channel_id}/{attachment_id}/{upload.filename}"
+        message.files[str(attachment_id)] = upload.data
         return {
             "id": str(attachment_id),
             "filename": upload.filename,
@@ -271,6 +273,15 @@ class State:
             "proxy_url": url,
             "content_type": upload.content_type,
         }
+
+    def attachment_bytes(self, attachment_id: int) -> tuple[JSON, bytes] | None:
+        """An attachment (its JSON and bytes) by id, if a live message holds it."""
+        for message in self.messages.values():
+            data = message.files.get(str(attachment_id))
+            if data is not None and not message.deleted:
+                found = next(a for a in message.attachments if a["id"] == str(attachment_id))
+                return found, data
+        return None
 
     # checks tests make
 

@@ -7,6 +7,7 @@ reply with embeds, defer, follow up, show buttons, open modals and autocomplete.
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -216,6 +217,26 @@ def add_commands(bot: SandboxBot) -> None:
         except discord.HTTPException as error:
             bot.http_errors.append(error)
             await interaction.response.send_message(f"Discord said {error.code}", ephemeral=True)
+
+    @tree.command(
+        name="export", description="Send a file of the given size; report Discord's error"
+    )
+    async def export(interaction: discord.Interaction, size: int, followup: bool = False) -> None:
+        data = bytes(index % 251 for index in range(size))
+        file = discord.File(io.BytesIO(data), filename="export.bin")
+        try:
+            if followup:
+                await interaction.response.defer(ephemeral=True)
+                await interaction.followup.send("Your export (follow-up)", file=file)
+            else:
+                await interaction.response.send_message("Your export", file=file, ephemeral=True)
+        except discord.HTTPException as error:
+            bot.http_errors.append(error)
+            text = f"Discord said {error.code}"
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
 
     @tree.command(name="sleepy", description="Answer too late")
     async def sleepy(interaction: discord.Interaction, seconds: float) -> None:
