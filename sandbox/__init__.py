@@ -9,15 +9,29 @@ Public API:
 - ``Emulator(world=None, *, host="127.0.0.1", port=0, shard_count=1, ack_deadline=3.0,
   token_lifetime=900.0, quiet_period=0.05, answer_timeout=5.0, deferred_update_grace=0.5,
   heartbeat_interval_ms=41250, heartbeat_timeout_factor=1.5, heartbeat_ack_delay=0.02,
-  backlog=4096)``.
+  backlog=4096, max_guilds_per_shard=2500, max_concurrency=1, identify_interval=5.0,
+  session_start_total=1000, privileged_intents=0)``.
   ``async with Emulator() as emu:`` starts the server and points discord.py at it
   (``discord.http.Route.BASE``, ``DiscordWebSocket.DEFAULT_GATEWAY``), restoring both on
   exit; or ``await emu.start()`` / ``with emu.patch_discord():`` / ``await emu.stop()``.
   ``emu.token`` is the bot token it accepts; ``emu.api_url``, ``emu.gateway_url``,
   ``emu.resume_gateway_url`` (READY's, the same server under ``/resume/``).
 - The gateway: zlib-stream when asked; a guild's events go only to the shard owning it,
-  ``(guild_id >> 22) % shard_count`` of the IDENTIFY's ``shard``; ``GET /gateway/bot``
-  recommends ``shard_count``. ``await emu.wait_until_ready(sessions=1)`` waits for READY +
+  ``(guild_id >> 22) % shard_count`` of the IDENTIFY's ``shard``. ``GET /gateway/bot``
+  recommends at least ``shard_count`` shards, and the fewest of which none holds more than
+  ``max_guilds_per_shard`` guilds (2,500, Discord's; ``emu.gateway.recommended_shards()``,
+  ``emu.gateway.shard_loads(count)``), with ``session_start_limit`` (``total``, ``remaining``:
+  IDENTIFYs left in the 24 h window, counted but not enforced; ``reset_after`` in ms;
+  ``max_concurrency``). An IDENTIFY is refused, as Discord refuses it: close 4014 for a
+  privileged intent (GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT) not in
+  ``privileged_intents`` (none, as for a new application; e.g. ``privileged_intents=
+  sandbox.gateway.GUILD_MEMBERS``); close 4011 when its shard would hold more than
+  ``max_guilds_per_shard`` guilds; op 9 (``d: false``) when it comes sooner than
+  ``identify_interval`` seconds (5) after the last IDENTIFY of its bucket (``shard_id %
+  max_concurrency``), counted in ``emu.gateway.refused_identifies`` (discord.py's own 5 s
+  pause between IDENTIFYs keeps within it; a bot that skips it must set
+  ``identify_interval=0``, as tests/sandbox's conftest does). ``await
+  emu.wait_until_ready(sessions=1)`` waits for READY +
   GUILD_CREATEs (sessions count cumulatively); ``await emu.wait_until_resumed(shard_id=0,
   resumes=1)`` for RESUMED; ``await emu.wait_until(condition, timeout=10)`` re-checks a
   condition on every recorded frame, request or connection. ``await
@@ -136,12 +150,21 @@ Public API:
   ``emu.internal_errors`` (sandbox bugs), ``emu.command_puts``, ``emu.interactions``
   (``ack_latency``, ``answered_in_time``), ``emu.messages``, ``emu.unanswered()``,
   ``emu.pings()``, ``emu.could_ping()``, ``emu.commands(guild)``.
-- The world: ``default_world()`` builds guilds "alpha" (shard 0 of 2) and "beta" (shard 1 of 2)
+- Standalone: ``python -m sandbox.server --port 0 --guilds 1000 --members 20
+  --max-guilds-per-shard 2500 --max-concurrency 1 --identify-interval 5 --privileged-intents
+  members --rate-limit "ROUTE|times=3|retry_after=0.5|global" --fail
+  "ROUTE|status=503|times=2"`` (faults repeatable) prints api, gateway, token, guilds and the
+  recommended shard count.
+- The world: ``default_world(token=None, guilds=2, members_per_guild=5)`` builds guilds "alpha" (shard 0 of 2) and "beta" (shard 1 of 2)
   with members owner, admin, moderator, alice, bob, carol, dave (alpha) and owner, admin,
   moderator, alice, erin (beta); ``World``, ``Guild``, ``Channel``, ``Role``, ``GuildMember``,
   ``User`` (``dms_open``), ``Ban``, ``DMChannel``; ``Permission`` bits. Roles: @everyone (0),
   Moderator (1: kick, ban, moderate, manage messages), Bulletin (2, the bot's: those too),
-  Admin (3: ADMINISTRATOR); the owner has no role.
+  Admin (3: ADMINISTRATOR); the owner has no role. With ``guilds`` past 2, "guild3",
+  "guild4"... one millisecond apart (spread evenly over any shard count), each with 5 roles
+  (those and Member), 3 channels (#general, #mod-log, #announcements) and
+  ``members_per_guild`` members (owner, admin, moderator, member1...) besides the bot;
+  ``guilds=1`` is alpha alone.
 """
 
 from sandbox.driver import Choice, MemberDriver, Modal, ModalField, Reply

@@ -73,6 +73,11 @@ class Emulator:
         heartbeat_timeout_factor: float = 1.5,
         heartbeat_ack_delay: float = 0.02,
         backlog: int = 4096,
+        max_guilds_per_shard: int = 2500,
+        max_concurrency: int = 1,
+        identify_interval: float = 5.0,
+        session_start_total: int = 1000,
+        privileged_intents: int = 0,
     ) -> None:
         self.world = world or default_world()
         self.settings = Settings(
@@ -85,6 +90,11 @@ class Emulator:
             heartbeat_interval_ms=heartbeat_interval_ms,
             heartbeat_timeout_factor=heartbeat_timeout_factor,
             heartbeat_ack_delay=heartbeat_ack_delay,
+            max_guilds_per_shard=max_guilds_per_shard,
+            max_concurrency=max_concurrency,
+            identify_interval=identify_interval,
+            session_start_total=session_start_total,
+            privileged_intents=privileged_intents,
         )
         self.state = State(world=self.world, settings=self.settings)
         self.gateway = Gateway(self.state)

@@ -72,6 +72,7 @@ class HttpApi:
 
     def __init__(self, state: State, gateway: Gateway) -> None:
         self.state = state
+        self.gateway = gateway
         self.webhooks = Webhooks(state, body_of)
         self.actions = GuildActions(state, gateway)
         self.moderation = Moderation(state, self.actions, self._bot_guild)
@@ -320,13 +321,8 @@ class HttpApi:
         return json_response(
             {
                 "url": self._gateway_url(),
-                "shards": self.state.settings.shard_count,
-                "session_start_limit": {
-                    "total": 1000,
-                    "remaining": 999,
-                    "reset_after": 14_400_000,
-                    "max_concurrency": 1,
-                },
+                "shards": self.gateway.recommended_shards(),
+                "session_start_limit": self.gateway.session_start_limit(),
             }
         )
 

@@ -32,7 +32,18 @@ JSON = dict[str, Any]
 class Settings:
     """Knobs a test may turn; the defaults are Discord's where Discord has one."""
 
+    # The least shard count GET /gateway/bot recommends (more if the guilds need it).
     shard_count: int = 1
+    # Guilds one shard may hold: an IDENTIFY whose shard would hold more is closed with 4011.
+    max_guilds_per_shard: int = 2500
+    # session_start_limit: IDENTIFYs per 24 h, and buckets (shard_id % max_concurrency) that
+    # may each IDENTIFY once per `identify_interval` seconds (sooner: op 9 INVALID_SESSION).
+    session_start_total: int = 1000
+    max_concurrency: int = 1
+    identify_interval: float = 5.0
+    # Privileged intents enabled for the application (none, as for a new one): asking for
+    # another closes the connection with 4014.
+    privileged_intents: int = 0
     ack_deadline: float = 3.0
     token_lifetime: float = 15 * 60.0
     heartbeat_interval_ms: int = 41_250

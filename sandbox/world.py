@@ -619,6 +619,7 @@ def _build_guild(
     users: dict[str, User],
     member_roles: dict[str, list[str]],
     created: datetime,
+    extra: bool = False,
 ) -> Guild:
     def next_id(step: int) -> int:
         return snowflake_at(created + timedelta(minutes=step))
@@ -645,6 +646,9 @@ def _build_guild(
             hoist=True,
         ),
     ]
+    if extra:
+        roles.append(Role(id=next_id(4), name="Member", permissions=0, position=1, color=0x2ECC71))
+        roles[1].position, roles[2].position, roles[3].position = 2, 3, 4
     by_name = {r.name: r for r in roles}
     general = Channel(id=next_id(10), name="general", position=0, topic="Chat about anything.")
     mod_log = Channel(
@@ -681,13 +685,43 @@ def _build_guild(
         name=name,
         owner_id=users["owner"].id,
         roles=roles,
-        channels=[general, mod_log],
+        channels=[general, mod_log]
+        + (
+            [Channel(id=next_id(12), name="announcements", position=2, topic="News.")]
+            if extra
+            else []
+        ),
         members=members,
         created_at=created,
     )
 
 
-def default_world(*, token: str | None = None) -> World:
+def _generated_guild(
+    number: int, *, bot: User, users: dict[str, User], pool: list[str], members: int
+) -> Guild:
+    """Guild number `number` (3, 4, ...) of a sized world: 5 roles, 3 channels, `members` people."""
+    # One millisecond apart: consecutive guilds land on consecutive shards.
+    created = _GENERATED_FROM + timedelta(milliseconds=number)
+    names = ["owner", "admin", "moderator", *pool][: max(members, 3)]
+    roles = {"admin": ["Admin"], "moderator": ["Moderator"]}
+    return _build_guild(
+        key=f"guild{number}",
+        name=f"Guild {number}",
+        guild_id=snowflake_at(created, worker=0),
+        bot=bot,
+        users=users,
+        member_roles={n: roles.get(n, ["Member"] if n in pool else []) for n in names},
+        created=created,
+        extra=True,
+    )
+
+
+_GENERATED_FROM = datetime(2023, 1, 1, tzinfo=UTC)
+
+
+def default_world(
+    *, token: str | None = None, guilds: int = 2, members_per_guild: int = 5
+) -> World:
     """Build the standard test world.
 
     Guild "alpha" (shard 0 of 2): owner, admin (Admin role: ADMINISTRATOR),
@@ -695,7 +729,16 @@ def default_world(*, token: str | None = None) -> World:
     carol, dave, and the bot. Guild "beta" (shard 1 of 2): owner, admin, moderator,
     alice, erin, and the bot. Each has #general and a private #mod-log. Ids are
     fixed snowflakes, so they are the same in every run.
+
+    A bigger world for scale runs: `guilds` in all (1 gives alpha alone; past 2, "guild3",
+    "guild4"... one millisecond apart, so they spread evenly over any shard count), each
+    generated guild with 5 roles (@everyone, Moderator, Bulletin, Admin, Member), 3
+    channels (#general, #mod-log, #announcements) and `members_per_guild` members (at
+    least 3: owner, admin, moderator, then member1, member2..., the same people in every
+    generated guild) besides the bot.
     """
+    if guilds < 1:
+        raise ValueError("a world needs at least one guild")
     bot = User(id=BOT_USER_ID, username="Bulletin", global_name=None, bot=True)
     users = {
         name: User(id=uid, username=name, global_name=display)
@@ -737,4 +780,16 @@ def default_world(*, token: str | None = None) -> World:
         },
         created=beta_created,
     )
-    return World(bot=bot, token=token or bot_token(bot.id), guilds=[alpha, beta])
+    pool = [f"member{n}" for n in range(1, max(members_per_guild - 3, 0) + 1)]
+    for index, name in enumerate(pool):
+        users[name] = User(
+            id=snowflake_at(_GENERATED_FROM - timedelta(days=30, milliseconds=index)),
+            username=name,
+            global_name=f"Member {index + 1}",
+        )
+    generated = [
+        _generated_guild(n, bot=bot, users=users, pool=pool, members=members_per_guild)
+        for n in range(3, guilds + 1)
+    ]
+    everything = [alpha, beta, *generated][:guilds]
+    return World(bot=bot, token=token or bot_token(bot.id), guilds=everything)

@@ -81,6 +81,7 @@ class SandboxBot(commands.AutoShardedBot):
         *,
         sync_guild_id: int | None = None,
         intents: discord.Intents | None = None,
+        identify_pause: float = 0.0,
         **options: Any,
     ) -> None:
         options.setdefault("guild_ready_timeout", 0.05)
@@ -90,6 +91,7 @@ class SandboxBot(commands.AutoShardedBot):
             **options,
         )
         self.sync_guild_id = sync_guild_id
+        self.identify_pause = identify_pause
         # What discord.py made of the gateway's events: (event, id of the user or channel).
         self.events: list[tuple[str, int]] = []
         self.errors: list[BaseException] = []
@@ -98,8 +100,10 @@ class SandboxBot(commands.AutoShardedBot):
         add_commands(self)
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
-        # discord.py sleeps 5 s before every non-initial IDENTIFY; the emulator has no rate limit.
-        return None
+        # discord.py sleeps 5 s before every non-initial IDENTIFY, Discord's pace; the sandbox
+        # tests turn the emulator's identify limit off and pause `identify_pause` instead.
+        if not initial and self.identify_pause:
+            await asyncio.sleep(self.identify_pause)
 
     async def close(self) -> None:
         # discord.py leaves a view's timeout task running after close(); stop them ourselves.

@@ -12,8 +12,11 @@ import discord
 import pytest
 
 from sandbox import Emulator, MissingPermissionsError, Permission, default_world
+from sandbox.gateway import GUILD_MEMBERS
 from tests.sandbox.sandbox_testbot import BotFactory, SandboxBot
 
+# The application has the privileged GUILD_MEMBERS intent enabled (a fresh one has none).
+MEMBERS_ENABLED = pytest.mark.sandbox_emulator(privileged_intents=GUILD_MEMBERS)
 REASON = "Spam / «links» 100% ✓ + more\nsecond line"
 
 
@@ -72,6 +75,7 @@ async def test_timeout_and_lift_with_the_reason(emu: Emulator, bot: SandboxBot) 
     assert emu.violations == []
 
 
+@MEMBERS_ENABLED
 async def test_timeout_sends_member_update_with_the_members_intent(
     emu: Emulator, start_bot: BotFactory
 ) -> None:
@@ -126,6 +130,7 @@ async def test_timeout_of_someone_who_left_is_an_ordinary_10007(
 # kicks
 
 
+@MEMBERS_ENABLED
 async def test_kick_removes_the_member(emu: Emulator, start_bot: BotFactory) -> None:
     bot = await start_bot(intents=with_members())
     bob = await member(bot, emu, "bob")
@@ -223,6 +228,7 @@ async def test_ban_events_need_the_moderation_intent(emu: Emulator, start_bot: B
     assert [e.action for e in emu.audit_log()] == ["MEMBER_BAN_ADD", "MEMBER_BAN_REMOVE"]
 
 
+@MEMBERS_ENABLED
 async def test_ban_with_the_members_intent_also_removes_the_member(
     emu: Emulator, start_bot: BotFactory
 ) -> None:
