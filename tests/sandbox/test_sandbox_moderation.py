@@ -11,7 +11,7 @@ import aiohttp
 import discord
 import pytest
 
-from sandbox import Emulator, MissingPermissionsError, Permission, default_world
+from sandbox import DriverError, Emulator, MissingPermissionsError, Permission, default_world
 from sandbox.gateway import GUILD_MEMBERS
 from tests.sandbox.sandbox_testbot import BotFactory, SandboxBot
 
@@ -134,6 +134,7 @@ async def test_timeout_of_someone_who_left_is_an_ordinary_10007(
 async def test_kick_removes_the_member(emu: Emulator, start_bot: BotFactory) -> None:
     bot = await start_bot(intents=with_members())
     bob = await member(bot, emu, "bob")
+    driver = emu.member("bob")
     await bob.kick(reason="Kicked: " + REASON)
     assert emu.guild("alpha").find_member("bob") is None
     assert emu.user("bob").username == "bob"  # still a Discord user
@@ -146,6 +147,10 @@ async def test_kick_removes_the_member(emu: Emulator, start_bot: BotFactory) -> 
     [removed] = events(emu, "GUILD_MEMBER_REMOVE")
     assert removed["user"]["id"] == str(bob.id)  # type: ignore[index]
     await eventually(lambda: ("member_remove", bob.id) in bot.events)
+    with pytest.raises(DriverError):
+        await driver.run("/profile", name="Bob", age=30)
+    with pytest.raises(LookupError):
+        emu.member("bob")
     with pytest.raises(discord.NotFound) as again:
         await bob.kick()
     assert again.value.code == 10007
