@@ -60,7 +60,8 @@ Public API:
   ``.remaining``); ``emu.clear_faults()``; ``emu.injected_faults`` lists every
   ``InjectedFault``, and their ``HttpRecord`` has ``injected=True``.
 - Driving: ``emu.member("alice", guild="beta")`` gives a ``MemberDriver`` (first guild by
-  default). ``await member.run("/register", name="Ann", age=30)`` (``"/post create"`` for
+  default; once that member has left, been kicked or banned, running anything raises
+  ``DriverError``). ``await member.run("/register", name="Ann", age=30)`` (``"/post create"`` for
   sub-commands; ``options={...}`` for names that clash; ``in_channel=``, ``timeout=``,
   ``force=``) returns a ``Reply``: ``.content``, ``.embeds``, ``.ephemeral``,
   ``.components``, ``.buttons``, ``.selects``, ``.message``, ``.messages``, ``.followups``,
@@ -116,8 +117,8 @@ Public API:
   back-dates it, snowflake included); ``await emu.delete_message(message, by=None)`` deletes
   one as its author or a member with Manage Messages.
 - Files: multipart requests (``payload_json`` + ``files[n]``) on every message route,
-  interaction responses and follow-ups included; more than ``Settings.attachment_size_limit``
-  (10 MiB, a guild without boosts) of files in one request is refused with 413 40005
+  interaction responses and follow-ups included; more than
+  ``emu.settings.attachment_size_limit`` (10 MiB, a guild without boosts) of files in one request is refused with 413 40005
   "Request entity too large" (a violation). ``message.file(filename)`` gives an attachment's
   bytes (``reply.message.file("export.json")``); its ``url`` serves them
   (``GET /attachments/{channel}/{id}/{filename}``).
