@@ -727,6 +727,10 @@ class MemberDriver:
             token_lifetime=settings.token_lifetime,
             source_message_id=None if message is None else message.id,
         )
+        if self.guild.find_member(self.member.id) is None:
+            raise DriverError(
+                f"{self.name} is no longer a member of guild {self.guild.key!r} (left, kicked or banned)"
+            )
         if self.gateway.session_for_guild(self.guild.id) is None:
             raise NotConnectedError(
                 f"no bot session owns guild {self.guild.key!r}; is the bot connected?"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -12,15 +13,18 @@ import discord.http
 import yarl
 from aiohttp import web
 
+from sandbox.actions import GuildActions
 from sandbox.commands import RegisteredCommand
 from sandbox.driver import MemberDriver
-from sandbox.errors import NotConnectedError
+from sandbox.errors import MissingPermissionsError, NotConnectedError
 from sandbox.faults import FaultRule, rate_limit_rule, server_error_rule
 from sandbox.gateway import Gateway, Session
 from sandbox.http_api import build_app
 from sandbox.interactions import Interaction
 from sandbox.messages import Message, Ping
+from sandbox.permissions import Permission, has_all
 from sandbox.records import (
+    AuditLogEntry,
     CommandPut,
     GatewayConnection,
     GatewayFrame,
@@ -29,7 +33,7 @@ from sandbox.records import (
     Violation,
 )
 from sandbox.state import Settings, State
-from sandbox.world import Guild, World, default_world
+from sandbox.world import Ban, Channel, Guild, GuildMember, Role, User, World, default_world
 
 
 @contextlib.contextmanager
@@ -69,6 +73,11 @@ class Emulator:
         heartbeat_timeout_factor: float = 1.5,
         heartbeat_ack_delay: float = 0.02,
         backlog: int = 4096,
+        max_guilds_per_shard: int = 2500,
+        max_concurrency: int = 1,
+        identify_interval: float = 5.0,
+        session_start_total: int = 1000,
+        privileged_intents: int = 0,
     ) -> None:
         self.world = world or default_world()
         self.settings = Settings(
@@ -81,9 +90,15 @@ class Emulator:
             heartbeat_interval_ms=heartbeat_interval_ms,
             heartbeat_timeout_factor=heartbeat_timeout_factor,
             heartbeat_ack_delay=heartbeat_ack_delay,
+            max_guilds_per_shard=max_guilds_per_shard,
+            max_concurrency=max_concurrency,
+            identify_interval=identify_interval,
+            session_start_total=session_start_total,
+            privileged_intents=privileged_intents,
         )
         self.state = State(world=self.world, settings=self.settings)
         self.gateway = Gateway(self.state)
+        self.actions = GuildActions(self.state, self.gateway)
         self._host = host
         self._port = port
         self._backlog = backlog
@@ -94,7 +109,7 @@ class Emulator:
 
     async def start(self) -> None:
         """Listen on host:port (port 0 picks a free one)."""
-        app = build_app(self.state, self.gateway.handle)
+        app = build_app(self.state, self.gateway)
 
         async def close_sockets(_: web.Application) -> None:
             await self.gateway.close_all()
@@ -233,6 +248,272 @@ class Emulator:
         is recorded; TimeoutError after `timeout` seconds."""
         await self.state.wait_until(condition, timeout=timeout)
 
+    # the world changed by hand: a test acting as Discord, or as a member in Discord's menus
+
+    def user(self, ref: str | int) -> User:
+        """A user Discord knows (member of a guild or not), by username or id."""
+        return self.world.user(ref)
+
+    def add_user(
+        self, username: str, *, global_name: str | None = None, dms_open: bool = True
+    ) -> User:
+        """A new Discord account, in no guild (``await emu.join(...)`` adds it to one)."""
+        return self.world.add_user(username, global_name=global_name, dms_open=dms_open)
+
+    def _acting(self, guild: Guild, by: str | int, permission: Permission) -> GuildMember:
+        actor = guild.member(by)
+        if not has_all(guild.guild_permissions(actor), int(permission)):
+            raise MissingPermissionsError(f"{actor.key} lacks {permission.name} in {guild.key!r}")
+        return actor
+
+    def _target_rank(self, guild: Guild, actor: GuildMember, target: GuildMember) -> None:
+        if not guild.outranks(actor, target):
+            raise MissingPermissionsError(
+                f"{actor.key} cannot act on {target.key}: the role hierarchy forbids it"
+            )
+
+    async def ban(
+        self,
+        user: str | int,
+        guild: str | int | None = None,
+        *,
+        by: str | int = "owner",
+        reason: str | None = None,
+        delete_message_seconds: int = 0,
+    ) -> bool:
+        """Ban a user as a member does from Discord's menu (the bot hears GUILD_BAN_ADD).
+
+        Checks `by`'s Ban Members and rank as the client would (MissingPermissionsError);
+        returns False when the user was already banned.
+        """
+        where = self.guild(guild)
+        actor = self._acting(where, by, Permission.BAN_MEMBERS)
+        target = self.world.user(user)
+        member = where.find_member(target.id)
+        if member is not None:
+            self._target_rank(where, actor, member)
+        return await self.actions.ban(
+            where,
+            target,
+            actor=actor.user,
+            reason=reason,
+            delete_message_seconds=delete_message_seconds,
+        )
+
+    async def unban(
+        self,
+        user: str | int,
+        guild: str | int | None = None,
+        *,
+        by: str | int = "owner",
+        reason: str | None = None,
+    ) -> bool:
+        """Lift a ban from Discord's menu (GUILD_BAN_REMOVE); False when there was none."""
+        where = self.guild(guild)
+        actor = self._acting(where, by, Permission.BAN_MEMBERS)
+        return await self.actions.unban(
+            where, self.world.user(user), actor=actor.user, reason=reason
+        )
+
+    async def kick(
+        self,
+        member: str | int,
+        guild: str | int | None = None,
+        *,
+        by: str | int = "owner",
+        reason: str | None = None,
+    ) -> None:
+        """Kick a member from Discord's menu (GUILD_MEMBER_REMOVE, with GUILD_MEMBERS)."""
+        where = self.guild(guild)
+        actor = self._acting(where, by, Permission.KICK_MEMBERS)
+        target = where.member(member)
+        self._target_rank(where, actor, target)
+        await self.actions.kick(where, target, actor=actor.user, reason=reason)
+
+    async def timeout(
+        self,
+        member: str | int,
+        until: datetime | None,
+        guild: str | int | None = None,
+        *,
+        by: str | int = "owner",
+        reason: str | None = None,
+    ) -> None:
+        """Time a member out (or, with None, lift it) from Discord's menu."""
+        where = self.guild(guild)
+        actor = self._acting(where, by, Permission.MODERATE_MEMBERS)
+        target = where.member(member)
+        self._target_rank(where, actor, target)
+        await self.actions.timeout(where, target, until, actor=actor.user, reason=reason)
+
+    async def leave(self, member: str | int, guild: str | int | None = None) -> None:
+        """A member leaves the guild (GUILD_MEMBER_REMOVE, with GUILD_MEMBERS); still a known user."""
+        where = self.guild(guild)
+        await self.actions.leave(where, where.member(member))
+
+    async def join(
+        self, user: str | int, guild: str | int | None = None, *, roles: Sequence[str | int] = ()
+    ) -> GuildMember:
+        """A known user joins a guild (GUILD_MEMBER_ADD, with GUILD_MEMBERS)."""
+        where = self.guild(guild)
+        role_ids = [where.role(r).id for r in roles]
+        return await self.actions.join(where, self.world.user(user), role_ids)
+
+    async def forget_user(self, user: str | int) -> User:
+        """Make a user unknown to Discord (a deleted account): 10013 for a ban, 50033 for a DM."""
+        found = self.world.user(user)
+        await self.actions.forget_user(found)
+        return found
+
+    async def add_role(
+        self,
+        name: str,
+        guild: str | int | None = None,
+        *,
+        permissions: int = 0,
+        position: int | None = None,
+        role_id: int | None = None,
+    ) -> Role:
+        """Create a role (GUILD_ROLE_CREATE); `position` defaults to above every other."""
+        where = self.guild(guild)
+        role = where.add_role(name, permissions=permissions, position=position, role_id=role_id)
+        await self.actions.create_role(where, role, actor=where.member(where.owner_id).user)
+        return role
+
+    async def edit_role(
+        self,
+        role: str | int,
+        guild: str | int | None = None,
+        *,
+        permissions: int | None = None,
+        position: int | None = None,
+        name: str | None = None,
+    ) -> Role:
+        """Change a role's permissions, position (ties allowed) or name (GUILD_ROLE_UPDATE)."""
+        where = self.guild(guild)
+        found = where.role(role)
+        changes: dict[str, object] = {}
+        if permissions is not None:
+            changes["permissions"] = {"old": str(found.permissions), "new": str(permissions)}
+            found.permissions = int(permissions)
+        if position is not None:
+            changes["position"] = {"old": found.position, "new": position}
+            found.position = position
+        if name is not None:
+            changes["name"] = {"old": found.name, "new": name}
+            found.name = name
+        await self.actions.update_role(
+            where, found, actor=where.member(where.owner_id).user, changes=changes
+        )
+        return found
+
+    async def set_roles(
+        self, member: str | int, roles: Sequence[str | int], guild: str | int | None = None
+    ) -> GuildMember:
+        """Replace a member's roles (GUILD_MEMBER_UPDATE: always for the bot, else with GUILD_MEMBERS)."""
+        where = self.guild(guild)
+        target = where.member(member)
+        await self.actions.set_roles(
+            where,
+            target,
+            [where.role(r).id for r in roles],
+            actor=where.member(where.owner_id).user,
+        )
+        return target
+
+    async def set_overwrite(
+        self,
+        channel: str | int,
+        target: str | int | Role | GuildMember,
+        guild: str | int | None = None,
+        *,
+        allow: int = 0,
+        deny: int = 0,
+    ) -> None:
+        """Set a channel overwrite for a role or member (names: a role first, then a member);
+        allow = deny = 0 removes it. Sends CHANNEL_UPDATE."""
+        where = self.guild(guild)
+        found: Role | GuildMember
+        if isinstance(target, Role | GuildMember):
+            found = target
+        else:
+            try:
+                found = where.role(target)
+            except LookupError:
+                found = where.member(target)
+        await self.actions.set_overwrite(
+            where,
+            where.channel(channel),
+            found,
+            allow=allow,
+            deny=deny,
+            actor=where.member(where.owner_id).user,
+        )
+
+    async def delete_channel(
+        self,
+        channel: str | int,
+        guild: str | int | None = None,
+        *,
+        by: str | int = "owner",
+        reason: str | None = None,
+    ) -> Channel:
+        """Delete a channel (CHANNEL_DELETE, with GUILDS); the API answers 10003 for it after."""
+        where = self.guild(guild)
+        actor = self._acting(where, by, Permission.MANAGE_CHANNELS)
+        found = where.channel(channel)
+        await self.actions.delete_channel(where, found, actor=actor.user, reason=reason)
+        return found
+
+    async def post_message(
+        self,
+        member: str | int,
+        content: str,
+        channel: str | int | None = None,
+        guild: str | int | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> Message:
+        """A member's message in a channel (the guild's first text channel by default).
+
+        Sends MESSAGE_CREATE (with GUILD_MESSAGES; the text only with MESSAGE_CONTENT).
+        `at` back-dates it, its snowflake included, e.g. to test bulk delete's 14 days.
+        """
+        where = self.guild(guild)
+        place = where.default_channel if channel is None else where.channel(channel)
+        return await self.actions.post(where, place, where.member(member), content, at=at)
+
+    async def delete_message(self, message: Message | int, *, by: str | int | None = None) -> None:
+        """Delete a message as its author (default) or a member with Manage Messages would;
+        the bot then gets an ordinary 10008 for it, not a violation."""
+        found = self.state.messages[message if isinstance(message, int) else message.id]
+        where = None if found.guild_id is None else self.world.guild(found.guild_id)
+        actor = found.author if by is None else self.world.user(by)
+        if where is not None and actor.id != found.author.id:
+            self._acting(where, actor.id, Permission.MANAGE_MESSAGES)
+        await self.actions.delete_messages(
+            where, found.channel_id, [found], actor=actor, reason=None
+        )
+
+    # moderation records
+
+    def audit_log(self, guild: str | int | None = None) -> list[AuditLogEntry]:
+        """The guild's audit log (the first guild by default), oldest first."""
+        where = self.guild(guild)
+        return [e for e in self.state.audit_log if e.guild_id == where.id]
+
+    def bans(self, guild: str | int | None = None) -> list[Ban]:
+        """The guild's bans, in the order they were made."""
+        return list(self.guild(guild).bans.values())
+
+    def dms(self, user: str | int) -> list[Message]:
+        """Every message the bot sent to a user's DMs, in order (deleted ones included)."""
+        found = self.world.user(user)
+        channel = self.world.dm_channels.get(found.id)
+        if channel is None:
+            return []
+        return [m for m in self.state.messages.values() if m.channel_id == channel.id]
+
     # faults on request
 
     def rate_limit(
@@ -282,7 +563,8 @@ class Emulator:
 
     @property
     def violations(self) -> list[Violation]:
-        """Every request answered with a Discord error (bodies Discord would reject, late or double acks...)."""
+        """Every refusal the bot should have avoided (bodies Discord rejects, late or double
+        acks, missing permissions...); ordinary answers such as 10007 or 50007 are not here."""
         return self.state.violations
 
     @property
@@ -317,7 +599,7 @@ class Emulator:
 
     @property
     def messages(self) -> list[Message]:
-        """Every message the bot created, deleted ones included."""
+        """Every message the bot created (and members' from ``post_message``), deleted ones included."""
         return list(self.state.messages.values())
 
     def commands(self, guild: str | int | None = None) -> list[RegisteredCommand]:

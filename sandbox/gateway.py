@@ -49,6 +49,24 @@ AUTHENTICATION_FAILED = 4004
 ALREADY_AUTHENTICATED = 4005
 SESSION_TIMED_OUT = 4009
 INVALID_SHARD = 4010
+SHARDING_REQUIRED = 4011
+DISALLOWED_INTENTS = 4014
+
+# Gateway intents (IDENTIFY's ``intents`` bits) that decide which events a session receives.
+GUILDS = 1 << 0
+GUILD_MEMBERS = 1 << 1  # privileged
+GUILD_MODERATION = 1 << 2  # discord.py's Intents.moderation (formerly "bans")
+GUILD_MESSAGES = 1 << 9
+DIRECT_MESSAGES = 1 << 12
+MESSAGE_CONTENT = 1 << 15  # privileged
+GUILD_PRESENCES = 1 << 8  # privileged
+PRIVILEGED_INTENTS = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
+INTENT_NAMES = {
+    "members": GUILD_MEMBERS,
+    "presences": GUILD_PRESENCES,
+    "message_content": MESSAGE_CONTENT,
+}
+SESSION_START_WINDOW = 24 * 3600.0
 
 REPLAY_BUFFER = 1000
 RESUME_PATH = "/resume/"
@@ -123,6 +141,11 @@ class Gateway:
         self.connections: set[Connection] = set()
         # Every session that got READY and its GUILD_CREATEs, in order, disconnected ones included.
         self.identified: list[Session] = []
+        # When each rate-limit bucket (shard_id % max_concurrency) last IDENTIFYed (monotonic).
+        self.bucket_identified: dict[int, float] = {}
+        # Wall-clock times of the IDENTIFYs that started a session, for session_start_limit.
+        self.session_starts: list[float] = []
+        self.refused_identifies = 0
 
     @property
     def url(self) -> str:
@@ -134,6 +157,37 @@ class Gateway:
         """READY's resume_gateway_url: the same server under another path, so a test can
         tell a resume that followed it from one that went back to the default gateway."""
         return self.state.base_url.replace("http://", "ws://", 1) + RESUME_PATH
+
+    def recommended_shards(self) -> int:
+        """What GET /gateway/bot recommends: at least ``shard_count``, and the fewest shards
+        none of which holds more than ``max_guilds_per_shard`` guilds."""
+        settings = self.state.settings
+        per_shard = max(settings.max_guilds_per_shard, 1)
+        ids = [g.id for g in self.state.world.guilds]
+        count = max(settings.shard_count, -(-len(ids) // per_shard), 1)
+        while count < len(ids) and max(self.shard_loads(count)) > per_shard:
+            count += 1
+        return count
+
+    def shard_loads(self, shard_count: int) -> list[int]:
+        """How many guilds each of `shard_count` shards would hold."""
+        loads = [0] * shard_count
+        for guild in self.state.world.guilds:
+            loads[shard_for(guild.id, shard_count)] += 1
+        return loads
+
+    def session_start_limit(self) -> JSON:
+        """GET /gateway/bot's ``session_start_limit``: IDENTIFYs left in the 24 h window."""
+        settings = self.state.settings
+        now = time.time()
+        recent = [t for t in self.session_starts if now - t < SESSION_START_WINDOW]
+        reset_after = SESSION_START_WINDOW - (now - recent[0]) if recent else SESSION_START_WINDOW
+        return {
+            "total": settings.session_start_total,
+            "remaining": max(settings.session_start_total - len(recent), 0),
+            "reset_after": int(reset_after * 1000),
+            "max_concurrency": settings.max_concurrency,
+        }
 
     def heartbeat_timeout(self) -> float | None:
         """Seconds without a heartbeat after which a connection is closed with 4009."""
@@ -283,6 +337,8 @@ class Gateway:
         ):
             await self._close(connection, INVALID_SHARD, "Invalid shard.")
             return
+        if not await self._identify_allowed(connection, data, shard):
+            return
         session = Session(
             id=secrets.token_hex(16),
             shard_id=shard[0],
@@ -325,6 +381,32 @@ class Gateway:
         session.ready.set()
         self.identified.append(session)
         self._notify()
+
+    async def _identify_allowed(self, connection: Connection, data: JSON, shard: list[int]) -> bool:
+        """Discord's gates on an IDENTIFY: privileged intents, guilds per shard, the rate limit."""
+        settings = self.state.settings
+        try:
+            intents = int(data.get("intents") or 0)
+        except (TypeError, ValueError):
+            intents = 0
+        if intents & PRIVILEGED_INTENTS & ~settings.privileged_intents:
+            await self._close(connection, DISALLOWED_INTENTS, "Disallowed intent(s).")
+            return False
+        shard_id, shard_count = shard
+        if self.shard_loads(shard_count)[shard_id] > settings.max_guilds_per_shard:
+            await self._close(connection, SHARDING_REQUIRED, "Sharding required.")
+            return False
+        bucket = shard_id % max(settings.max_concurrency, 1)
+        now = time.monotonic()
+        last = self.bucket_identified.get(bucket)
+        if last is not None and now - last < settings.identify_interval:
+            # Too early for its bucket: Discord answers with an invalid session, not a close.
+            self.refused_identifies += 1
+            await self._send(connection, {"op": INVALID_SESSION, "d": False})
+            return False
+        self.bucket_identified[bucket] = now
+        self.session_starts.append(time.time())
+        return True
 
     async def _resume(self, connection: Connection, data: JSON) -> None:
         if not await self._authenticate(connection, data):
@@ -416,11 +498,18 @@ class Gateway:
         candidates = connected or owning
         return candidates[-1] if candidates else None
 
-    async def dispatch_to_guild(self, guild_id: int, event: str, data: JSON) -> Session | None:
-        """Dispatch to the shard owning the guild; None when no bot session owns it."""
+    async def dispatch_to_guild(
+        self, guild_id: int, event: str, data: JSON, *, intent: int | None = None
+    ) -> Session | None:
+        """Dispatch to the shard owning the guild; None when nothing was sent.
+
+        With `intent`, only a session that IDENTIFYed with that intent bit gets the
+        event, as on Discord (a bot without GUILD_MODERATION hears of no ban).
+        """
         session = self.session_for_guild(guild_id)
-        if session is not None:
-            await self.dispatch(session, event, data)
+        if session is None or (intent is not None and not session.intents & intent):
+            return None
+        await self.dispatch(session, event, data)
         return session
 
     # control from tests

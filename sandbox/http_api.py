@@ -12,14 +12,39 @@ import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
+from sandbox.actions import GuildActions
 from sandbox.faults import RATE_LIMIT, FaultRule
-from sandbox.gateway import RESUME_PATH
-from sandbox.http_util import ApiError, Body, json_response, read_body, unknown_message
+from sandbox.gateway import RESUME_PATH, Gateway
+from sandbox.http_util import (
+    BODY_KEY,
+    REASON_KEY,
+    ApiError,
+    Body,
+    body_of,
+    cannot_dm,
+    check_reason,
+    decode_reason,
+    empty_message,
+    entity_too_large,
+    form_error,
+    invalid_recipient,
+    json_response,
+    missing_access,
+    missing_permissions,
+    read_body,
+    reason_of,
+    unknown_channel,
+    unknown_member,
+    unknown_message,
+    unknown_user,
+)
 from sandbox.messages import Message
+from sandbox.moderation import Moderation
 from sandbox.permissions import Permission
 from sandbox.records import CommandPut, HttpRecord, Violation
 from sandbox.rules import (
@@ -29,28 +54,28 @@ from sandbox.rules import (
     check_message,
     is_empty_message,
 )
+from sandbox.snowflakes import snowflake_time
 from sandbox.state import State
-from sandbox.webhooks import Webhooks, delete_message, edit_message
-from sandbox.world import Guild
+from sandbox.webhooks import Webhooks, edit_message
+from sandbox.world import Channel, DMChannel, Guild
 
 JSON = dict[str, Any]
 API_PREFIX = "/api/v10"
+BULK_DELETE_MIN = 2
+BULK_DELETE_MAX = 100
+BULK_DELETE_MAX_AGE = timedelta(days=14)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-BODY_KEY = web.RequestKey("sandbox_body", Body)
-
-
-def body_of(request: web.Request) -> Body:
-    """The body the middleware already parsed."""
-    return request[BODY_KEY]
 
 
 class HttpApi:
     """Request handlers over the shared state."""
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, gateway: Gateway) -> None:
         self.state = state
+        self.gateway = gateway
         self.webhooks = Webhooks(state, body_of)
+        self.actions = GuildActions(state, gateway)
+        self.moderation = Moderation(state, self.actions, self._bot_guild)
 
     # plumbing
 
@@ -65,19 +90,26 @@ class HttpApi:
         response: web.StreamResponse
         answer: Any = None
         fault: FaultRule | None = None
+        reason = decode_reason(request)
         try:
             body = await read_body(request)
             request[BODY_KEY] = body
+            if reason is not None:
+                request[REASON_KEY] = reason
             fault = self.state.faults.take(request.method, path)
             if fault is not None:
                 # Answered before any handler runs, as Discord's edge would: nothing happens.
                 response, answer = fault.answer()
             else:
+                check_reason(reason)
+                if sum(len(f.data) for f in body.files) > self.state.settings.attachment_size_limit:
+                    raise entity_too_large()
                 response = await handler(request)
         except ApiError as error:
             answer = error.body()
             response = json_response(answer, error.status)
-            self._note_error(request, error, body)
+            if error.violation:
+                self._note_error(request, error, body)
         except Exception as exc:
             # An emulator bug must surface in the test (conftest asserts none), not as a log line.
             self.state.internal_errors.append(exc)
@@ -102,6 +134,7 @@ class HttpApi:
             files=tuple(f.filename for f in body.files),
             response=answer,
             injected=fault is not None,
+            reason=reason,
         )
         self.state.requests.append(record)
         if fault is not None:
@@ -163,9 +196,17 @@ class HttpApi:
 
     def _guild(self, request: web.Request) -> Guild:
         try:
-            return self.state.world.guild(int(request.match_info["guild"]))
+            guild = self.state.world.guild(int(request.match_info["guild"]))
         except (LookupError, ValueError) as exc:
             raise ApiError(404, 10004, "Unknown Guild") from exc
+        if guild.find_member(self.state.world.bot.id) is None:
+            raise ApiError(404, 10004, "Unknown Guild")
+        return guild
+
+    def _bot_guild(self, request: web.Request) -> Guild:
+        """The route's guild, for a request with the bot token."""
+        self._require_bot(request)
+        return self._guild(request)
 
     def routes(self) -> list[web.RouteDef]:
         """Every API route; anything else falls to the recorded 404."""
@@ -175,6 +216,7 @@ class HttpApi:
         hook = p + "/webhooks/{app}/{token}"
         return [
             web.get(p + "/users/@me", self.get_me),
+            web.get(p + "/users/{user}", self.get_user),
             web.get(p + "/oauth2/applications/@me", self.get_application),
             web.get(p + "/applications/@me", self.get_application),
             web.get(p + "/gateway", self.get_gateway),
@@ -202,7 +244,16 @@ class HttpApi:
             web.get(p + "/channels/{channel}/messages/{message}", self.get_channel_message),
             web.patch(p + "/channels/{channel}/messages/{message}", self.patch_channel_message),
             web.delete(p + "/channels/{channel}/messages/{message}", self.delete_channel_message),
+            web.post(p + "/channels/{channel}/messages/bulk-delete", self.bulk_delete),
+            web.get("/attachments/{channel}/{attachment}/{filename}", self.get_attachment),
             web.get(p + "/guilds/{guild}/members/{user}", self.get_member),
+            web.patch(p + "/guilds/{guild}/members/{user}", self.moderation.update_member),
+            web.delete(p + "/guilds/{guild}/members/{user}", self.moderation.kick),
+            web.get(p + "/guilds/{guild}/bans", self.moderation.list_bans),
+            web.get(p + "/guilds/{guild}/bans/{user}", self.moderation.get_ban),
+            web.put(p + "/guilds/{guild}/bans/{user}", self.moderation.ban),
+            web.delete(p + "/guilds/{guild}/bans/{user}", self.moderation.unban),
+            web.post(p + "/users/@me/channels", self.create_dm),
         ]
 
     @staticmethod
@@ -219,6 +270,17 @@ class HttpApi:
         return json_response(
             bot.payload() | {"verified": True, "mfa_enabled": False, "locale": "en-US"}
         )
+
+    async def get_user(self, request: web.Request) -> web.Response:
+        """Any user Discord knows (10013 for one it does not)."""
+        self._require_bot(request)
+        try:
+            user = self.state.world.find_user(int(request.match_info["user"]))
+        except ValueError:
+            user = None
+        if user is None:
+            raise unknown_user()
+        return json_response(user.payload())
 
     async def get_application(self, request: web.Request) -> web.Response:
         """The application; interactions_endpoint_url null so interactions come over the gateway."""
@@ -259,13 +321,8 @@ class HttpApi:
         return json_response(
             {
                 "url": self._gateway_url(),
-                "shards": self.state.settings.shard_count,
-                "session_start_limit": {
-                    "total": 1000,
-                    "remaining": 999,
-                    "reset_after": 14_400_000,
-                    "max_concurrency": 1,
-                },
+                "shards": self.gateway.recommended_shards(),
+                "session_start_limit": self.gateway.session_start_limit(),
             }
         )
 
@@ -358,77 +415,229 @@ class HttpApi:
 
     # channels and messages sent with the bot token
 
-    def _channel(self, request: web.Request) -> tuple[Guild, int]:
+    def _channel(self, request: web.Request) -> tuple[Guild | None, Channel | DMChannel]:
+        """The route's channel: a guild channel, or one of the bot's DM channels."""
         self._require_bot(request)
         try:
             channel_id = int(request.match_info["channel"])
         except ValueError as exc:
-            raise ApiError(404, 10003, "Unknown Channel") from exc
-        for guild in self.state.world.guilds:
+            raise unknown_channel() from exc
+        world = self.state.world
+        for guild in world.guilds:
             for channel in guild.channels:
                 if channel.id == channel_id:
-                    return guild, channel_id
-        raise ApiError(404, 10003, "Unknown Channel")
+                    return guild, channel
+        dm = world.dm_channel(channel_id)
+        if dm is not None:
+            return None, dm
+        # A channel someone deleted is an ordinary 10003 (a race every bot must handle);
+        # an id that never was a channel is the bot's mistake.
+        deleted = any(c.id == channel_id for g in world.guilds for c in g.deleted_channels)
+        raise unknown_channel(violation=not deleted)
 
-    def _bot_permissions(self, guild: Guild, channel_id: int) -> int:
+    def _bot_permissions(self, guild: Guild, channel: Channel) -> int:
         bot = self.state.world.bot_member(guild)
-        return guild.permissions_in(bot, guild.channel(channel_id))
+        return guild.permissions_in(bot, channel)
 
     async def get_channel(self, request: web.Request) -> web.Response:
         """A channel object."""
-        guild, channel_id = self._channel(request)
-        return json_response(guild.channel(channel_id).payload(guild.id))
+        guild, channel = self._channel(request)
+        if isinstance(channel, DMChannel):
+            return json_response(channel.payload())
+        assert guild is not None
+        if not self._bot_permissions(guild, channel) & Permission.VIEW_CHANNEL:
+            raise missing_access()
+        return json_response(channel.payload(guild.id))
+
+    async def create_dm(self, request: web.Request) -> web.Response:
+        """Open (or return) the bot's DM channel with a user; sending may still get 50007."""
+        self._require_bot(request)
+        data = body_of(request).object()
+        raw = data.get("recipient_id")
+        if raw is None:
+            raise form_error("recipient_id", "BASE_TYPE_REQUIRED", "This field is required")
+        try:
+            recipient_id = int(raw)
+        except (TypeError, ValueError) as exc:
+            raise form_error(
+                "recipient_id", "NUMBER_TYPE_COERCE", f'Value "{raw}" is not snowflake.'
+            ) from exc
+        world = self.state.world
+        user = world.find_user(recipient_id)
+        if user is None or user.id == world.bot.id:
+            raise invalid_recipient()
+        channel = world.dm_channels.get(user.id)
+        if channel is None:
+            channel = DMChannel(id=self.state.ids.next(), recipient=user)
+            world.dm_channels[user.id] = channel
+        return json_response(channel.payload())
+
+    def _check_send(
+        self,
+        guild: Guild | None,
+        channel: Channel | DMChannel,
+        data: dict[str, Any],
+        has_files: bool,
+    ) -> dict[str, Any]:
+        """Discord's permission checks for a new message; returns the body as Discord keeps it."""
+        if isinstance(channel, DMChannel):
+            world = self.state.world
+            user = channel.recipient
+            if not world.is_known(user.id) or not user.dms_open or not world.shares_guild(user.id):
+                raise cannot_dm()
+            return data
+        assert guild is not None
+        perms = self._bot_permissions(guild, channel)
+        if not perms & Permission.VIEW_CHANNEL:
+            raise missing_access()
+        if not perms & Permission.SEND_MESSAGES:
+            raise missing_permissions()
+        if has_files and not perms & Permission.ATTACH_FILES:
+            raise missing_permissions()
+        if data.get("embeds") and not perms & Permission.EMBED_LINKS:
+            others = {**data, "embeds": []}
+            if is_empty_message(others, has_files=has_files):
+                # Nothing would be left to show once the embeds were dropped.
+                raise missing_permissions()
+            # Without Embed Links, Discord sends the rest of the message, embeds left out.
+            return others
+        return data
 
     async def post_channel_message(self, request: web.Request) -> web.Response:
-        """Send a message to a channel, checking the bot may see and write there."""
-        guild, channel_id = self._channel(request)
-        perms = self._bot_permissions(guild, channel_id)
-        if not perms & Permission.VIEW_CHANNEL:
-            raise ApiError(403, 50001, "Missing Access")
-        if not perms & Permission.SEND_MESSAGES:
-            raise ApiError(403, 50013, "Missing Permissions")
+        """Send a message to a channel or DM, checking what Discord checks."""
+        guild, channel = self._channel(request)
         body = body_of(request)
         data = body.object()
+        data = self._check_send(guild, channel, data, bool(body.files))
         errors = FormErrors()
         check_message(data, errors)
         if errors:
             raise ApiError.invalid_form(errors)
         if is_empty_message(data, has_files=bool(body.files)):
-            raise ApiError(400, 50006, "Cannot send an empty message")
+            raise empty_message()
         message = self.state.create_message(
-            channel_id=channel_id,
-            guild_id=guild.id,
+            channel_id=channel.id,
+            guild_id=None if guild is None else guild.id,
             body={**data, "flags": data.get("flags", 0) & ~64},
             files=body.files,
         )
         return json_response(self.state.message_payload(message))
 
-    def _channel_message(self, request: web.Request) -> Message:
-        _, channel_id = self._channel(request)
-        try:
-            message = self.state.messages.get(int(request.match_info["message"]))
-        except ValueError:
-            message = None
-        if (
-            message is None
-            or message.deleted
-            or message.ephemeral
-            or message.channel_id != channel_id
-        ):
+    def _message_in(self, channel: Channel | DMChannel, message_id: int) -> Message:
+        """A live message of the channel; 10008 otherwise (ordinary if someone else deleted it)."""
+        message = self.state.messages.get(message_id)
+        if message is None or message.ephemeral or message.channel_id != channel.id:
             raise unknown_message()
+        if message.deleted:
+            raise unknown_message(violation=message.deleted_by == self.state.world.bot.id)
         return message
+
+    def _channel_message(self, request: web.Request) -> tuple[Guild | None, Message]:
+        guild, channel = self._channel(request)
+        try:
+            message_id = int(request.match_info["message"])
+        except ValueError as exc:
+            raise unknown_message() from exc
+        return guild, self._message_in(channel, message_id)
 
     async def get_channel_message(self, request: web.Request) -> web.Response:
         """One message (ephemeral messages are not reachable this way)."""
-        return json_response(self.state.message_payload(self._channel_message(request)))
+        _, message = self._channel_message(request)
+        return json_response(self.state.message_payload(message))
 
     async def patch_channel_message(self, request: web.Request) -> web.Response:
-        """Edit one of the bot's messages."""
-        return edit_message(self.state, self._channel_message(request), body_of(request), None)
+        """Edit one of the bot's messages (50005 for anyone else's)."""
+        _, message = self._channel_message(request)
+        if message.author.id != self.state.world.bot.id:
+            raise ApiError(403, 50005, "Cannot edit a message authored by another user")
+        return edit_message(self.state, message, body_of(request), None)
 
     async def delete_channel_message(self, request: web.Request) -> web.Response:
-        """Delete one message."""
-        return delete_message(self.state, self._channel_message(request), None)
+        """Delete a message: the bot's own freely, anyone else's with Manage Messages."""
+        guild, message = self._channel_message(request)
+        bot = self.state.world.bot
+        if message.author.id != bot.id:
+            if guild is None:
+                raise ApiError(403, 50003, "Cannot execute action on a DM channel")
+            perms = self._bot_permissions(guild, guild.channel(message.channel_id))
+            if not perms & Permission.VIEW_CHANNEL:
+                raise missing_access()
+            if not perms & Permission.MANAGE_MESSAGES:
+                raise missing_permissions()
+        await self.actions.delete_messages(
+            guild, message.channel_id, [message], actor=bot, reason=reason_of(request)
+        )
+        return web.Response(status=204)
+
+    async def bulk_delete(self, request: web.Request) -> web.Response:
+        """Delete 2-100 messages under 14 days old at once (Manage Messages, even for the bot's own)."""
+        guild, channel = self._channel(request)
+        data = body_of(request).object()
+        ids = self._bulk_ids(data.get("messages"))
+        if guild is None or isinstance(channel, DMChannel):
+            raise ApiError(403, 50003, "Cannot execute action on a DM channel")
+        perms = self._bot_permissions(guild, channel)
+        if not perms & Permission.VIEW_CHANNEL:
+            raise missing_access()
+        if not perms & Permission.MANAGE_MESSAGES:
+            raise missing_permissions()
+        oldest = datetime.now(UTC) - BULK_DELETE_MAX_AGE
+        if any(snowflake_time(i) < oldest for i in ids):
+            raise ApiError(
+                400, 50034, "You can only bulk delete messages that are under 14 days old."
+            )
+        # Ids of messages already gone (or never in this channel) are skipped, as Discord does.
+        found = [
+            m
+            for m in (self.state.messages.get(i) for i in ids)
+            if m is not None and not m.deleted and not m.ephemeral and m.channel_id == channel.id
+        ]
+        await self.actions.delete_messages(
+            guild, channel.id, found, actor=self.state.world.bot, reason=reason_of(request)
+        )
+        return web.Response(status=204)
+
+    @staticmethod
+    def _bulk_ids(value: object) -> list[int]:
+        errors = FormErrors()
+        if value is None:
+            errors.add(("messages",), "BASE_TYPE_REQUIRED", "This field is required")
+        elif not isinstance(value, list):
+            errors.add(("messages",), "BASE_TYPE_ARRAY", "Expected an array.")
+        elif not BULK_DELETE_MIN <= len(value) <= BULK_DELETE_MAX:
+            errors.add(
+                ("messages",),
+                "BASE_TYPE_BAD_LENGTH",
+                f"Must be between {BULK_DELETE_MIN} and {BULK_DELETE_MAX} in length.",
+            )
+        if errors:
+            raise ApiError.invalid_form(errors)
+        assert isinstance(value, list)
+        ids: list[int] = []
+        for index, item in enumerate(value):
+            try:
+                ids.append(int(item))
+            except (TypeError, ValueError):
+                errors.add(
+                    ("messages", index), "NUMBER_TYPE_COERCE", f'Value "{item}" is not snowflake.'
+                )
+        if not errors and len(set(ids)) != len(ids):
+            # The OpenAPI file says uniqueItems; Discord's own code for it is not documented.
+            errors.add(("messages",), "BASE_TYPE_UNIQUE", "Items must be unique.")
+        if errors:
+            raise ApiError.invalid_form(errors)
+        return ids
+
+    async def get_attachment(self, request: web.Request) -> web.Response:
+        """An uploaded file, where its attachment's ``url`` points."""
+        try:
+            found = self.state.attachment_bytes(int(request.match_info["attachment"]))
+        except ValueError:
+            found = None
+        if found is None or found[0]["filename"] != request.match_info["filename"]:
+            return web.Response(status=404, text="Not Found")
+        attachment, data = found
+        return web.Response(body=data, content_type=attachment["content_type"])
 
     async def get_member(self, request: web.Request) -> web.Response:
         """A guild member."""
@@ -439,16 +648,16 @@ class HttpApi:
         except ValueError:
             member = None
         if member is None:
-            raise ApiError(404, 10007, "Unknown Member")
+            raise unknown_member()
         return json_response(member.payload())
 
 
-def build_app(state: State, websocket_handler: Handler) -> web.Application:
+def build_app(state: State, gateway: Gateway) -> web.Application:
     """The aiohttp application: gateway at /, API under /api/v10, recorded 404 elsewhere."""
-    api = HttpApi(state)
+    api = HttpApi(state, gateway)
     app = web.Application(middlewares=[api.middleware], client_max_size=64 * 1024 * 1024)
-    app.router.add_get("/", websocket_handler)
-    app.router.add_get(RESUME_PATH, websocket_handler)
+    app.router.add_get("/", gateway.handle)
+    app.router.add_get(RESUME_PATH, gateway.handle)
     app.add_routes(api.routes())
     app.router.add_route("*", "/{tail:.*}", api.unknown, name="unknown")
     return app

@@ -146,7 +146,19 @@ class Message:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     edited_at: datetime | None = None
     deleted: bool = False
+    # Who deleted it, once deleted: the bot's id, a member's, or None (Discord, e.g. a ban's purge).
+    deleted_by: int | None = None
     versions: list[Version] = field(default_factory=list)
+    # The uploaded bytes of each attachment, by attachment id.
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    def file(self, filename: str) -> bytes:
+        """The bytes of the attachment with that filename (the last one, if several)."""
+        for attachment in reversed(self.attachments):
+            if attachment["filename"] == filename:
+                return self.files[str(attachment["id"])]
+        names = [a["filename"] for a in self.attachments]
+        raise LookupError(f"message {self.id} has no attachment {filename!r} (it has {names})")
 
     @property
     def ephemeral(self) -> bool:

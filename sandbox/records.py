@@ -25,6 +25,16 @@ class HttpRecord:
     response: Any = None
     # True when the answer was a fault a test injected (see ``Emulator.rate_limit``).
     injected: bool = False
+    # The X-Audit-Log-Reason header, percent-decoded (None when not sent).
+    reason: str | None = None
+
+    @property
+    def error_code(self) -> int | None:
+        """Discord's JSON error code when the answer was an error, else None."""
+        if self.status < 400 or not isinstance(self.response, dict):
+            return None
+        code = self.response.get("code")
+        return code if isinstance(code, int) else None
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,11 @@ class GatewayFrame:
 
 @dataclass(frozen=True)
 class Violation:
-    """A request Discord would have refused, with the error Discord would give."""
+    """A request Discord refused that the bot should have avoided, with Discord's error.
+
+    Ordinary answers every bot must handle (10007, 10013, 10026, 50007...) are not
+    violations: they are in ``emu.requests`` with their ``error_code``.
+    """
 
     method: str
     path: str
@@ -52,6 +66,28 @@ class Violation:
     errors: JSON = field(default_factory=dict)
     paths: tuple[str, ...] = ()
     body: Any = None
+
+
+@dataclass(frozen=True)
+class AuditLogEntry:
+    """One action Discord would write to a guild's audit log.
+
+    `action` is Discord's audit-log event name (``"MEMBER_BAN_ADD"``, ``"MEMBER_KICK"``,
+    ``"MEMBER_UPDATE"``, ...), `action_type` its number; `user_id` is who acted (the bot,
+    or a member acting from Discord's own menus); `reason` the X-Audit-Log-Reason;
+    `changes`/`options` what changed (e.g. ``communication_disabled_until``,
+    ``delete_message_seconds``).
+    """
+
+    guild_id: int
+    action: str
+    action_type: int
+    target_id: int | None
+    user_id: int
+    reason: str | None
+    at: float
+    changes: JSON = field(default_factory=dict)
+    options: JSON = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from sandbox.faults import Faults
 from sandbox.interactions import Interaction
 from sandbox.messages import Message, Ping, could_ping, mentions_pinged
 from sandbox.records import (
+    AuditLogEntry,
     CommandPut,
     GatewayConnection,
     GatewayFrame,
@@ -31,7 +32,18 @@ JSON = dict[str, Any]
 class Settings:
     """Knobs a test may turn; the defaults are Discord's where Discord has one."""
 
+    # The least shard count GET /gateway/bot recommends (more if the guilds need it).
     shard_count: int = 1
+    # Guilds one shard may hold: an IDENTIFY whose shard would hold more is closed with 4011.
+    max_guilds_per_shard: int = 2500
+    # session_start_limit: IDENTIFYs per 24 h, and buckets (shard_id % max_concurrency) that
+    # may each IDENTIFY once per `identify_interval` seconds (sooner: op 9 INVALID_SESSION).
+    session_start_total: int = 1000
+    max_concurrency: int = 1
+    identify_interval: float = 5.0
+    # Privileged intents enabled for the application (none, as for a new one): asking for
+    # another closes the connection with 4014.
+    privileged_intents: int = 0
     ack_deadline: float = 3.0
     token_lifetime: float = 15 * 60.0
     heartbeat_interval_ms: int = 41_250
@@ -75,6 +87,7 @@ class State:
     internal_errors: list[BaseException] = field(default_factory=list)
     connections: list[GatewayConnection] = field(default_factory=list)
     injected_faults: list[InjectedFault] = field(default_factory=list)
+    audit_log: list[AuditLogEntry] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
     commands: CommandRegistry = field(init=False)
     _changed: asyncio.Event | None = None
@@ -254,6 +267,7 @@ class State:
         if "attachments" in body or files:
             keep_ids = {str(a.get("id")) for a in body.get("attachments") or []}
             kept = [a for a in message.attachments if str(a["id"]) in keep_ids]
+            message.files = {k: v for k, v in message.files.items() if k in keep_ids}
             message.attachments = kept + [self._attachment(message, f) for f in files]
         if "content" in body:
             message.record_version(notifies=notifies)
@@ -261,6 +275,7 @@ class State:
     def _attachment(self, message: Message, upload: UploadedFile) -> JSON:
         attachment_id = self.ids.next()
         url = f"{self.base_url}/attachments/{message.channel_id}/{attachment_id}/{upload.filename}"
+        message.files[str(attachment_id)] = upload.data
         return {
             "id": str(attachment_id),
             "filename": upload.filename,
@@ -269,6 +284,15 @@ class State:
             "proxy_url": url,
             "content_type": upload.content_type,
         }
+
+    def attachment_bytes(self, attachment_id: int) -> tuple[JSON, bytes] | None:
+        """An attachment (its JSON and bytes) by id, if a live message holds it."""
+        for message in self.messages.values():
+            data = message.files.get(str(attachment_id))
+            if data is not None and not message.deleted:
+                found = next(a for a in message.attachments if a["id"] == str(attachment_id))
+                return found, data
+        return None
 
     # checks tests make
 

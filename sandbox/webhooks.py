@@ -272,7 +272,8 @@ def edit_message(
 
 
 def delete_message(state: State, message: Message, via: Interaction | None) -> web.Response:
-    """Delete a message and wake whoever shows it."""
+    """Delete a message (the bot deleting it) and wake whoever shows it."""
     message.deleted = True
+    message.deleted_by = state.world.bot.id
     state.message_changed(message, via)
     return web.Response(status=204)

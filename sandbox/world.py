@@ -44,6 +44,9 @@ class User:
     username: str
     global_name: str | None = None
     bot: bool = False
+    # Whether the user accepts DMs from server members (Discord's privacy setting); a bot
+    # sending to someone with DMs closed gets 50007. Tests flip it: ``user.dms_open = False``.
+    dms_open: bool = True
 
     @property
     def mention(self) -> str:
@@ -199,6 +202,40 @@ class GuildMember:
 
 
 @dataclass
+class Ban:
+    """A user banned from a guild, with the reason (the X-Audit-Log-Reason of the ban)."""
+
+    user: User
+    reason: str | None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def payload(self) -> JSON:
+        """Return the ban object Discord sends (GET bans)."""
+        return {"user": self.user.payload(), "reason": self.reason}
+
+
+DM = 1
+
+
+@dataclass
+class DMChannel:
+    """The bot's direct-message channel with one user."""
+
+    id: int
+    recipient: User
+
+    def payload(self) -> JSON:
+        """Return the private channel object Discord sends."""
+        return {
+            "id": str(self.id),
+            "type": DM,
+            "last_message_id": None,
+            "flags": 0,
+            "recipients": [self.recipient.payload()],
+        }
+
+
+@dataclass
 class Guild:
     """A guild with its roles, channels and members."""
 
@@ -211,6 +248,9 @@ class Guild:
     members: list[GuildMember]
     locale: str = "en-US"
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # user id -> ban, in the order they were made
+    bans: dict[int, Ban] = field(default_factory=dict)
+    deleted_channels: list[Channel] = field(default_factory=list)
 
     @property
     def everyone(self) -> Role:
@@ -282,10 +322,92 @@ class Guild:
             perms &= TIMEOUT_ALLOWED
         return perms
 
+    def rank(self, role: Role) -> tuple[bool, int, int]:
+        """A role's place in the hierarchy, as a sort key (higher ranks higher).
+
+        Discord's order, and discord.py's ``Role.__lt__``: @everyone below everything, then
+        by position; at equal positions the role with the LOWER id ranks HIGHER.
+        """
+        return (role.id != self.id, role.position, -role.id)
+
     def top_role(self, member: GuildMember) -> Role:
         """The member's highest role (@everyone when they have none)."""
         roles = [self.role(r) for r in member.role_ids if r != self.id]
-        return max(roles, key=lambda r: (r.position, r.id), default=self.everyone)
+        return max(roles, key=self.rank, default=self.everyone)
+
+    def outranks(self, actor: GuildMember, target: GuildMember) -> bool:
+        """Whether `actor` may act on `target` by the hierarchy (not by permissions).
+
+        Nobody outranks the owner; the owner outranks everyone else; otherwise the
+        actor's top role must be strictly above the target's. Administrator gives no rank.
+        """
+        if target.id == self.owner_id:
+            return False
+        if actor.id == self.owner_id:
+            return True
+        return self.rank(self.top_role(actor)) > self.rank(self.top_role(target))
+
+    def is_administrator(self, member: GuildMember) -> bool:
+        """The owner, or a member with a role carrying ADMINISTRATOR."""
+        if member.id == self.owner_id:
+            return True
+        perms = self.everyone.permissions
+        for role_id in member.role_ids:
+            if role_id != self.id:
+                perms |= self.role(role_id).permissions
+        return bool(perms & Permission.ADMINISTRATOR)
+
+    # changing the guild (tests use these through the Emulator, which also sends the events)
+
+    def add_role(
+        self,
+        name: str,
+        *,
+        permissions: int = 0,
+        position: int | None = None,
+        role_id: int | None = None,
+        color: int = 0,
+        hoist: bool = False,
+    ) -> Role:
+        """Create a role; `position` defaults to just above the highest one."""
+        if position is None:
+            position = max((r.position for r in self.roles), default=0) + 1
+        if role_id is None:
+            role_id = snowflake_at(datetime.now(UTC), worker=3, increment=len(self.roles))
+            while any(r.id == role_id for r in self.roles):
+                role_id += 1
+        role = Role(
+            id=role_id,
+            name=name,
+            permissions=int(permissions),
+            position=position,
+            color=color,
+            hoist=hoist,
+        )
+        self.roles.append(role)
+        return role
+
+    def remove_member(self, ref: str | int) -> GuildMember:
+        """Take a member out of the guild (left, kicked or banned); returns the old membership."""
+        member = self.member(ref)
+        self.members.remove(member)
+        return member
+
+    def add_member(self, user: User, *, role_ids: list[int] | None = None) -> GuildMember:
+        """Make a user a member (joined now); no-op if they already are."""
+        found = self.find_member(user.id)
+        if found is not None:
+            return found
+        member = GuildMember(user=user, role_ids=list(role_ids or []), joined_at=datetime.now(UTC))
+        self.members.append(member)
+        return member
+
+    def remove_channel(self, ref: str | int) -> Channel:
+        """Delete a channel; its id is remembered so the API answers 10003 for it."""
+        channel = self.channel(ref)
+        self.channels.remove(channel)
+        self.deleted_channels.append(channel)
+        return channel
 
     def payload(self, *, joined_at: datetime) -> JSON:
         """Return the GUILD_CREATE payload."""
@@ -347,6 +469,16 @@ class World:
     token: str
     guilds: list[Guild]
     application_name: str = "Bulletin"
+    # Every user Discord knows, members or not (someone who left can still be banned).
+    users: dict[int, User] = field(default_factory=dict)
+    # recipient's user id -> the bot's DM channel with them
+    dm_channels: dict[int, DMChannel] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.users.setdefault(self.bot.id, self.bot)
+        for guild in self.guilds:
+            for member in guild.members:
+                self.users.setdefault(member.id, member.user)
 
     @property
     def application_id(self) -> int:
@@ -360,15 +492,73 @@ class World:
                 return guild
         raise LookupError(f"no guild {ref!r}; guilds: {[g.key for g in self.guilds]}")
 
-    def user(self, ref: str | int) -> User:
-        """Find a user (from any guild) by username or id."""
+    def find_user(self, ref: str | int) -> User | None:
+        """A user Discord knows (a member of any guild, or not), by username or id, or None."""
         if ref in (self.bot.id, self.bot.username):
             return self.bot
         for guild in self.guilds:
             found = guild.find_member(ref)
             if found is not None:
                 return found.user
-        raise LookupError(f"no user {ref!r} in any guild")
+        for user in self.users.values():
+            if ref in (user.id, user.username):
+                return user
+        return None
+
+    def user(self, ref: str | int) -> User:
+        """Find a user Discord knows (from any guild, or who left every one) by username or id."""
+        found = self.find_user(ref)
+        if found is None:
+            raise LookupError(f"no user {ref!r} known to Discord")
+        return found
+
+    def add_user(
+        self,
+        username: str,
+        *,
+        user_id: int | None = None,
+        global_name: str | None = None,
+        dms_open: bool = True,
+    ) -> User:
+        """A new Discord account, member of no guild (yet)."""
+        if self.find_user(username) is not None:
+            raise ValueError(f"a user named {username!r} already exists")
+        uid = user_id if user_id is not None else snowflake_at(datetime.now(UTC), worker=4)
+        while uid in self.users:
+            uid += 1
+        user = User(id=uid, username=username, global_name=global_name, dms_open=dms_open)
+        self.users[uid] = user
+        return user
+
+    def forget_user(self, ref: str | int) -> User:
+        """Make a user unknown to Discord (a deleted account): out of every guild and ban list."""
+        user = self.user(ref)
+        if user.id == self.bot.id:
+            raise ValueError("the bot cannot be forgotten")
+        for guild in self.guilds:
+            if guild.find_member(user.id) is not None:
+                guild.remove_member(user.id)
+        self.users.pop(user.id, None)
+        self.dm_channels.pop(user.id, None)
+        return user
+
+    def is_known(self, user_id: int) -> bool:
+        """Whether Discord knows a user with this id."""
+        return self.find_user(user_id) is not None
+
+    def shares_guild(self, user_id: int) -> bool:
+        """Whether the user is a member of at least one guild the bot is in."""
+        return any(
+            g.find_member(user_id) is not None and g.find_member(self.bot.id) is not None
+            for g in self.guilds
+        )
+
+    def dm_channel(self, ref: int) -> DMChannel | None:
+        """The DM channel with that id, if the bot opened it."""
+        for channel in self.dm_channels.values():
+            if channel.id == ref:
+                return channel
+        return None
 
     def bot_member(self, guild: Guild) -> GuildMember:
         """The bot's membership of a guild."""
@@ -429,6 +619,7 @@ def _build_guild(
     users: dict[str, User],
     member_roles: dict[str, list[str]],
     created: datetime,
+    extra: bool = False,
 ) -> Guild:
     def next_id(step: int) -> int:
         return snowflake_at(created + timedelta(minutes=step))
@@ -455,6 +646,9 @@ def _build_guild(
             hoist=True,
         ),
     ]
+    if extra:
+        roles.append(Role(id=next_id(4), name="Member", permissions=0, position=1, color=0x2ECC71))
+        roles[1].position, roles[2].position, roles[3].position = 2, 3, 4
     by_name = {r.name: r for r in roles}
     general = Channel(id=next_id(10), name="general", position=0, topic="Chat about anything.")
     mod_log = Channel(
@@ -491,13 +685,43 @@ def _build_guild(
         name=name,
         owner_id=users["owner"].id,
         roles=roles,
-        channels=[general, mod_log],
+        channels=[general, mod_log]
+        + (
+            [Channel(id=next_id(12), name="announcements", position=2, topic="News.")]
+            if extra
+            else []
+        ),
         members=members,
         created_at=created,
     )
 
 
-def default_world(*, token: str | None = None) -> World:
+def _generated_guild(
+    number: int, *, bot: User, users: dict[str, User], pool: list[str], members: int
+) -> Guild:
+    """Guild number `number` (3, 4, ...) of a sized world: 5 roles, 3 channels, `members` people."""
+    # One millisecond apart: consecutive guilds land on consecutive shards.
+    created = _GENERATED_FROM + timedelta(milliseconds=number)
+    names = ["owner", "admin", "moderator", *pool][: max(members, 3)]
+    roles = {"admin": ["Admin"], "moderator": ["Moderator"]}
+    return _build_guild(
+        key=f"guild{number}",
+        name=f"Guild {number}",
+        guild_id=snowflake_at(created, worker=0),
+        bot=bot,
+        users=users,
+        member_roles={n: roles.get(n, ["Member"] if n in pool else []) for n in names},
+        created=created,
+        extra=True,
+    )
+
+
+_GENERATED_FROM = datetime(2023, 1, 1, tzinfo=UTC)
+
+
+def default_world(
+    *, token: str | None = None, guilds: int = 2, members_per_guild: int = 5
+) -> World:
     """Build the standard test world.
 
     Guild "alpha" (shard 0 of 2): owner, admin (Admin role: ADMINISTRATOR),
@@ -505,7 +729,16 @@ def default_world(*, token: str | None = None) -> World:
     carol, dave, and the bot. Guild "beta" (shard 1 of 2): owner, admin, moderator,
     alice, erin, and the bot. Each has #general and a private #mod-log. Ids are
     fixed snowflakes, so they are the same in every run.
+
+    A bigger world for scale runs: `guilds` in all (1 gives alpha alone; past 2, "guild3",
+    "guild4"... one millisecond apart, so they spread evenly over any shard count), each
+    generated guild with 5 roles (@everyone, Moderator, Bulletin, Admin, Member), 3
+    channels (#general, #mod-log, #announcements) and `members_per_guild` members (at
+    least 3: owner, admin, moderator, then member1, member2..., the same people in every
+    generated guild) besides the bot.
     """
+    if guilds < 1:
+        raise ValueError("a world needs at least one guild")
     bot = User(id=BOT_USER_ID, username="Bulletin", global_name=None, bot=True)
     users = {
         name: User(id=uid, username=name, global_name=display)
@@ -547,4 +780,16 @@ def default_world(*, token: str | None = None) -> World:
         },
         created=beta_created,
     )
-    return World(bot=bot, token=token or bot_token(bot.id), guilds=[alpha, beta])
+    pool = [f"member{n}" for n in range(1, max(members_per_guild - 3, 0) + 1)]
+    for index, name in enumerate(pool):
+        users[name] = User(
+            id=snowflake_at(_GENERATED_FROM - timedelta(days=30, milliseconds=index)),
+            username=name,
+            global_name=f"Member {index + 1}",
+        )
+    generated = [
+        _generated_guild(n, bot=bot, users=users, pool=pool, members=members_per_guild)
+        for n in range(3, guilds + 1)
+    ]
+    everything = [alpha, beta, *generated][:guilds]
+    return World(bot=bot, token=token or bot_token(bot.id), guilds=everything)

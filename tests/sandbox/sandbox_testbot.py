@@ -7,6 +7,7 @@ reply with embeds, defer, follow up, show buttons, open modals and autocomplete.
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -75,20 +76,34 @@ class Feedback(discord.ui.Modal, title="Feedback"):
 class SandboxBot(commands.AutoShardedBot):
     """The bot under the sandbox tests."""
 
-    def __init__(self, *, sync_guild_id: int | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        sync_guild_id: int | None = None,
+        intents: discord.Intents | None = None,
+        identify_pause: float = 0.0,
+        **options: Any,
+    ) -> None:
         options.setdefault("guild_ready_timeout", 0.05)
         super().__init__(
-            command_prefix=commands.when_mentioned, intents=discord.Intents.default(), **options
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default() if intents is None else intents,
+            **options,
         )
         self.sync_guild_id = sync_guild_id
+        self.identify_pause = identify_pause
+        # What discord.py made of the gateway's events: (event, id of the user or channel).
+        self.events: list[tuple[str, int]] = []
         self.errors: list[BaseException] = []
         self.http_errors: list[discord.HTTPException] = []
         self.views: list[discord.ui.View] = []
         add_commands(self)
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
-        # discord.py sleeps 5 s before every non-initial IDENTIFY; the emulator has no rate limit.
-        return None
+        # discord.py sleeps 5 s before every non-initial IDENTIFY, Discord's pace; the sandbox
+        # tests turn the emulator's identify limit off and pause `identify_pause` instead.
+        if not initial and self.identify_pause:
+            await asyncio.sleep(self.identify_pause)
 
     async def close(self) -> None:
         # discord.py leaves a view's timeout task running after close(); stop them ourselves.
@@ -101,6 +116,18 @@ class SandboxBot(commands.AutoShardedBot):
         await self.tree.sync()
         if self.sync_guild_id is not None:
             await self.tree.sync(guild=discord.Object(self.sync_guild_id))
+
+    async def on_member_ban(self, guild: discord.Guild, user: discord.abc.User) -> None:
+        self.events.append(("member_ban", user.id))
+
+    async def on_member_unban(self, guild: discord.Guild, user: discord.User) -> None:
+        self.events.append(("member_unban", user.id))
+
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        self.events.append(("member_remove", payload.user.id))
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        self.events.append(("channel_delete", channel.id))
 
     async def on_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -194,6 +221,26 @@ def add_commands(bot: SandboxBot) -> None:
         except discord.HTTPException as error:
             bot.http_errors.append(error)
             await interaction.response.send_message(f"Discord said {error.code}", ephemeral=True)
+
+    @tree.command(
+        name="export", description="Send a file of the given size; report Discord's error"
+    )
+    async def export(interaction: discord.Interaction, size: int, followup: bool = False) -> None:
+        data = bytes(index % 251 for index in range(size))
+        file = discord.File(io.BytesIO(data), filename="export.bin")
+        try:
+            if followup:
+                await interaction.response.defer(ephemeral=True)
+                await interaction.followup.send("Your export (follow-up)", file=file)
+            else:
+                await interaction.response.send_message("Your export", file=file, ephemeral=True)
+        except discord.HTTPException as error:
+            bot.http_errors.append(error)
+            text = f"Discord said {error.code}"
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
 
     @tree.command(name="sleepy", description="Answer too late")
     async def sleepy(interaction: discord.Interaction, seconds: float) -> None:
