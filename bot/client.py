@@ -19,6 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 import cogs
+from bot.announcements import AnnouncementCleaner
 from bot.config import Settings
 from bot.db import Database
 from bot.db.types import utcnow
@@ -88,6 +89,7 @@ class Bulletin(commands.AutoShardedBot):
             **options,
         )
         self.settings = settings
+        self.announcements = AnnouncementCleaner()
         self.db = (
             db
             if db is not None

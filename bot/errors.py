@@ -38,11 +38,15 @@ class NotRegistered(NotFound):
 
 
 class PostNotFound(NotFound):
-    """No post with that id belongs to the member in this guild."""
+    """No post with that id belongs to the member (``anyone``: to anybody) in this guild."""
 
-    def __init__(self, post_id: int | None = None) -> None:
+    def __init__(self, post_id: int | None = None, *, anyone: bool = False) -> None:
         what = f"post #{post_id}" if post_id is not None else "that post"
-        super().__init__(f"You have no {what} here. Use /myposts to see your posts.")
+        if anyone:
+            text = f"There is no {what} in this server."
+        else:
+            text = f"You have no {what} here. Use /myposts to see your posts."
+        super().__init__(text)
         self.post_id = post_id
 
 
@@ -66,3 +70,12 @@ class CaseNotFound(NotFound):
 
 class NotAllowed(BulletinError):
     """The member may not do this (a rule of the bot's, not a Discord permission)."""
+
+
+class Blocked(BulletinError):
+    """A moderator stopped this member from using the bot's member commands here."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A moderator has stopped you from using /register, /rename and /post in this server."
+        )

@@ -117,14 +117,18 @@ class Reply:
         embed: discord.Embed | None = None,
         content: str | None = None,
         view: discord.ui.View | None = None,
-    ) -> None:
-        """The answer, with the visibility the reply was opened with; only once."""
+        file: discord.File | None = None,
+    ) -> int | None:
+        """The answer, with the visibility the reply was opened with; only once.
+
+        Returns the id of the message that shows the answer, when Discord says it.
+        """
         kwargs: dict[str, Any] = {"embed": embed, "content": content}
         if view is not None:
             kwargs["view"] = view
         elif self.update:
             kwargs["view"] = None  # the answer replaces the message and its buttons
-        await self._respond(kwargs)
+        return await self._respond(kwargs, file)
 
     async def edit_components(self, view: discord.ui.View) -> None:
         """The answer of a button that changes only its message's components (``update``),
@@ -133,7 +137,9 @@ class Reply:
             raise RuntimeError("only a reply that updates its message can edit its components")
         await self._respond({"view": view})
 
-    async def _respond(self, kwargs: dict[str, Any]) -> None:
+    async def _respond(
+        self, kwargs: dict[str, Any], file: discord.File | None = None
+    ) -> int | None:
         self._stop_timer()
         view = kwargs.get("view")
         if view is not None:
@@ -142,13 +148,21 @@ class Reply:
             if self._state is _State.ANSWERED:
                 raise RuntimeError("this interaction was already answered")
             if self._state is _State.PENDING:
+                if file is not None:
+                    kwargs["file"] = file
                 if self.update:
-                    await self.interaction.response.edit_message(**kwargs)
+                    sent = await self.interaction.response.edit_message(**kwargs)
                 else:
-                    await self.interaction.response.send_message(**kwargs, ephemeral=self.ephemeral)
+                    sent = await self.interaction.response.send_message(
+                        **kwargs, ephemeral=self.ephemeral
+                    )
+                message_id = sent.message_id if sent is not None else None
             else:
-                await self.interaction.edit_original_response(**kwargs)
+                if file is not None:
+                    kwargs["attachments"] = [file]
+                message_id = (await self.interaction.edit_original_response(**kwargs)).id
             self._state = _State.ANSWERED
+            return message_id
 
     async def fail(self, embed: discord.Embed) -> None:
         """Tell only the member something went wrong, whatever happened so far."""

@@ -32,7 +32,7 @@ from bot.inputs import NumberText
 from bot.parsing import NumberError, parse_snowflake
 from bot.replies import CUSTOM_ID_PREFIX, reply_to
 from bot.services import posts
-from bot.services.posts import Direction
+from bot.services.posts import Announcement, Direction
 from bot.ui import OwnedDynamicItem, safe_autocomplete
 
 TitleOption = app_commands.Range[str, 1, 256]
@@ -188,8 +188,13 @@ class Posts(commands.Cog):
         guild_id = guild_id_of(interaction)
         async with reply_to(interaction, ephemeral=False) as reply:
             created = await posts.publish(self.bot.db, guild_id, interaction.user.id, title, body)
-            await reply.send(
+            message_id = await reply.send(
                 embed=post_embed(created.to_dict(), author_name=interaction.user.display_name)
+            )
+        if message_id is not None and interaction.channel_id is not None:
+            # So the message can go with the post (/deletepost, /leave, moderators).
+            await posts.announced(
+                self.bot.db, guild_id, created.id, interaction.channel_id, message_id
             )
 
     @app_commands.command(name="myposts", description="Page through your posts, newest first")
@@ -210,6 +215,9 @@ class Posts(commands.Cog):
                     name="Title", value=member_text(deleted.title, FIELD_VALUE_LIMIT)
                 )
             )
+        if interaction.guild is not None:
+            announcement = Announcement(deleted.id, deleted.channel_id, deleted.message_id)
+            await self.bot.announcements.delete(interaction.guild, [announcement])
 
     @deletepost.autocomplete("post")
     @safe_autocomplete

@@ -33,7 +33,9 @@ class LeaveButton(ConfirmButton, action="leave"):
 
     async def on_confirm(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
         bot = cast(Bulletin, interaction.client)
-        deleted = await profiles.leave(bot.db, guild_id_of(interaction), self.owner_id)
+        deleted, announcements = await profiles.leave(
+            bot.db, guild_id_of(interaction), self.owner_id
+        )
         posts = f"{deleted} post{'s' if deleted != 1 else ''}"
         await reply.send(
             embed=success_embed(
@@ -41,6 +43,8 @@ class LeaveButton(ConfirmButton, action="leave"):
                 title="Profile deleted",
             )
         )
+        if interaction.guild is not None:
+            await bot.announcements.delete(interaction.guild, announcements)
 
 
 class Profiles(commands.Cog):

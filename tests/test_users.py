@@ -105,8 +105,10 @@ async def test_second_registration_is_refused_by_the_constraint(
     with pytest.raises(AlreadyRegistered) as caught:
         await profiles.register(db, GUILD, ALICE, "Other", 31)
     assert "already have a profile" in caught.value.user_message
-    # ON CONFLICT DO NOTHING decided in the one statement: no lookup first, nothing changed.
-    assert statements.count == 1
+    # ON CONFLICT DO NOTHING decided in the insert: no lookup first, nothing changed; only
+    # the refusal then asks whether a block was the reason (to say so instead).
+    assert statements.count == 2
+    assert statements.statements[0].lstrip().upper().startswith("INSERT")
     assert (await profiles.profile(db, GUILD, ALICE)).name == "Ann"
     # The same member may have a profile in another guild.
     other = await profiles.register(db, OTHER_GUILD, ALICE, "Ann elsewhere", 30)
@@ -236,7 +238,7 @@ async def test_delete_user_takes_posts_and_counts_them(db: Database) -> None:
     for i in range(3):
         await db.write_one(add_post(GUILD, ALICE, f"post {i}"))
     await db.write_one(add_post(GUILD, BOB, "Bob's"))
-    assert await profiles.leave(db, GUILD, ALICE) == 3
+    assert (await profiles.leave(db, GUILD, ALICE))[0] == 3
     assert await db.read_one(get_user_or_none(GUILD, ALICE)) is None
     assert await _post_titles(db) == ["Bob's"]
     assert (await db.read_one(get_user(GUILD, BOB))).post_count == 1

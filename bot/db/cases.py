@@ -320,3 +320,23 @@ def cancel_expiries(guild_id: int, target_id: int) -> Query[list[int]]:
 def release_expiry(case_id: int) -> Query[bool]:
     """Give a claimed expiry back (lifting it failed; it will be tried again)."""
     return Query(_RELEASE, {"case_id": case_id}, bool)
+
+
+_ALL_VISIBLE = Statement(
+    select(Case)
+    .where(
+        Case.guild_id == bindparam("guild_id"),
+        Case.target_id == bindparam("target_id"),
+        Case.kind != CaseKind.NOTE.value,
+    )
+    .order_by(Case.number),
+    name="all_member_visible_cases",
+)
+_ALL_VISIBLE_SHAPE = ModelShape(Case, _ALL_VISIBLE)
+
+
+def all_visible_cases(guild_id: int, target_id: int) -> Query[list[Case]]:
+    """Every case a member may see about themselves (no notes), oldest first."""
+    return Query(
+        _ALL_VISIBLE, {"guild_id": guild_id, "target_id": target_id}, _ALL_VISIBLE_SHAPE.all
+    )

@@ -78,7 +78,11 @@ class User(Base):
     """A member's profile in one guild; the same person has one profile per guild."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("guild_id", "discord_id"),)
+    __table_args__ = (
+        UniqueConstraint("guild_id", "discord_id"),
+        # The member list of one server, by name, one keyset page at a time.
+        Index("ix_users_guild_id_name_id", "guild_id", "name", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     guild_id: Mapped[int] = mapped_column(BigInteger)
@@ -121,6 +125,9 @@ class Post(Base):
     title: Mapped[str] = mapped_column(String(TITLE_MAX))
     body: Mapped[str | None] = mapped_column(String(BODY_MAX))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where the post was announced, so the message can go with the post (older posts: none).
+    channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
 
     def to_dict(self) -> PostDict:
         """The post as a typed dictionary; every embed about a post is built from it."""
@@ -163,6 +170,11 @@ class CaseKind(StrEnum):
     KICK = "kick"
     BAN = "ban"
     UNBAN = "unban"
+    POST_REMOVED = "post_removed"
+    POSTS_PURGED = "posts_purged"
+    PROFILE_REMOVED = "profile_removed"
+    BLOCK = "block"
+    UNBLOCK = "unblock"
 
     @property
     def member_visible(self) -> bool:
@@ -263,4 +275,38 @@ class CaseAmendment(Base):
     )
     previous_reason: Mapped[str | None] = mapped_column(String(REASON_MAX))
     moderator_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Block(Base):
+    """A member who may not use the bot's member commands in one guild.
+
+    It is its own row, not part of the profile, so it outlives /leave and a removed profile;
+    the commands it stops check it in their own statement, so a block that lands first wins.
+    """
+
+    __tablename__ = "blocks"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    member_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    moderator_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PendingConfirmation(Base):
+    """A moderator's request waiting for Confirm, with what a ``custom_id`` cannot carry.
+
+    The Confirm button holds only this row's id; the reason may be 1,000 characters. Confirm
+    deletes the row in the same write unit as the action, so it happens once, and a failed
+    action rolls the deletion back and leaves the buttons usable.
+    """
+
+    __tablename__ = "pending_confirmations"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    owner_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(REASON_MAX))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

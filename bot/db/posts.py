@@ -9,10 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import String, and_, bindparam, cast, delete, func, insert, or_, select, true
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.db.blocks import not_blocked
 from bot.db.models import Post, User
 from bot.db.statements import ModelShape, Query, Row, Statement, rows
 from bot.db.types import utcnow
@@ -43,7 +56,11 @@ _ADD = Statement(
             bindparam("title", type_=Post.title.type),
             bindparam("body", type_=Post.body.type),
             bindparam("now", type_=Post.created_at.type),
-        ).where(User.guild_id == bindparam("guild_id"), User.discord_id == bindparam("discord_id")),
+        ).where(
+            User.guild_id == bindparam("guild_id"),
+            User.discord_id == bindparam("discord_id"),
+            not_blocked(),  # a block is decided here, in the same statement
+        ),
     )
     .returning(Post),
     name="add_post",
@@ -263,3 +280,79 @@ def _count(found: list[Row]) -> int:
 def count_posts(guild_id: int, discord_id: int) -> Query[int]:
     """How many posts a member has in a guild (0 without a profile)."""
     return Query(_COUNT, _member(guild_id, discord_id), _count)
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """Where a deleted post had been announced (None for posts older than that record)."""
+
+    post_id: int
+    channel_id: int | None
+    message_id: int | None
+
+
+_ANNOUNCED = Statement(
+    update(Post)
+    .where(Post.id == bindparam("post_id"), Post.guild_id == bindparam("guild_id"))
+    .values(channel_id=bindparam("channel_id"), message_id=bindparam("message_id"))
+    .returning(Post.id),
+    name="set_announcement",
+)
+_DELETE_MEMBER_POSTS = Statement(
+    delete(Post).where(_OWNED).returning(Post.id, Post.channel_id, Post.message_id),
+    name="delete_member_posts",
+)
+_TAKE = Statement(
+    delete(Post)
+    .where(Post.id == bindparam("post_id"), Post.guild_id == bindparam("guild_id"))
+    .returning(Post),
+    name="take_post",
+)
+_TAKE_SHAPE = ModelShape(Post, _TAKE)
+_AUTHOR = Statement(
+    select(User.discord_id).where(User.id == bindparam("user_id")), name="post_author"
+)
+_ALL = Statement(select(Post).where(_OWNED).order_by(Post.id), name="all_member_posts")
+_ALL_SHAPE = ModelShape(Post, _ALL)
+
+
+def set_announcement(guild_id: int, post_id: int, channel_id: int, message_id: int) -> Query[bool]:
+    """Remember the message that announced a post (False if the post is gone already)."""
+    params = {
+        "guild_id": guild_id,
+        "post_id": post_id,
+        "channel_id": channel_id,
+        "message_id": message_id,
+    }
+    return Query(_ANNOUNCED, params, bool)
+
+
+def _announcements(found: list[Row]) -> list[Announcement]:
+    return [Announcement(int(r[0]), r[1], r[2]) for r in found]
+
+
+def delete_member_posts(guild_id: int, discord_id: int) -> Query[list[Announcement]]:
+    """Delete every post of a member in one statement; where each had been announced."""
+    return Query(_DELETE_MEMBER_POSTS, _member(guild_id, discord_id), _announcements)
+
+
+def take_post(guild_id: int, post_id: int) -> Query[Post]:
+    """Delete any member's post of this guild (a moderator's removal); raises PostNotFound."""
+
+    def shape(found: list[Row]) -> Post:
+        post = _TAKE_SHAPE.one_or_none(found)
+        if post is None:
+            raise PostNotFound(post_id, anyone=True)
+        return post
+
+    return Query(_TAKE, {"guild_id": guild_id, "post_id": post_id}, shape)
+
+
+def post_author(user_id: int) -> Query[int | None]:
+    """The Discord id of a profile (by its row id), or None."""
+    return Query(_AUTHOR, {"user_id": user_id}, lambda found: int(found[0][0]) if found else None)
+
+
+def all_member_posts(guild_id: int, discord_id: int) -> Query[list[Post]]:
+    """Every post of a member, oldest first (for their copy of their data)."""
+    return Query(_ALL, _member(guild_id, discord_id), _ALL_SHAPE.all)

@@ -13,12 +13,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import (
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.base import Executable
 
-from bot.db.models import User
+from bot.db.blocks import not_blocked
+from bot.db.models import NAME_MAX, User
 from bot.db.statements import (
     ModelShape,
     Query,
@@ -37,16 +48,20 @@ _MEMBER = (User.guild_id == bindparam("guild_id")) & (User.discord_id == bindpar
 
 def _register(dialect: str) -> Executable:
     insert_for = sqlite_insert if dialect == "sqlite" else pg_insert
+    source = select(
+        bindparam("guild_id", type_=User.guild_id.type),
+        bindparam("discord_id", type_=User.discord_id.type),
+        bindparam("name", type_=User.name.type),
+        bindparam("age", type_=User.age.type),
+        literal(0, User.post_count.type),
+        bindparam("now", type_=User.created_at.type),
+        bindparam("now", type_=User.updated_at.type),
+    ).where(not_blocked())  # a block is decided here, in the same statement
     return (
         insert_for(User)
-        .values(
-            guild_id=bindparam("guild_id"),
-            discord_id=bindparam("discord_id"),
-            name=bindparam("name"),
-            age=bindparam("age"),
-            post_count=0,
-            created_at=bindparam("now", type_=User.created_at.type),
-            updated_at=bindparam("now", type_=User.updated_at.type),
+        .from_select(
+            ["guild_id", "discord_id", "name", "age", "post_count", "created_at", "updated_at"],
+            source,
         )
         # The unique constraint decides: a second registration inserts nothing.
         .on_conflict_do_nothing(index_elements=[User.guild_id, User.discord_id])
@@ -90,7 +105,7 @@ _GET = Statement(select(User).where(_MEMBER), name="get_user")
 _GET_SHAPE = ModelShape(User, _GET)
 _RENAME = Statement(
     update(User)
-    .where(_MEMBER)
+    .where(_MEMBER, not_blocked())
     .values(name=bindparam("name"), updated_at=bindparam("now", type_=User.updated_at.type))
     .returning(User),
     name="update_user_name",
@@ -190,3 +205,58 @@ def _deleted(found: list[Row]) -> int:
 def delete_user(guild_id: int, discord_id: int) -> Query[int]:
     """Delete a member's profile and all their posts; the result is how many posts went."""
     return Query(_DELETE, _member(guild_id, discord_id), _deleted)
+
+
+MEMBERS_PAGE_MAX = 100
+
+
+def _members(dialect: str) -> Executable:
+    # SQLite's own lower() folds ASCII only (see bot.db.posts' search for the same choice).
+    name = (
+        func.unicode_lower(User.name, type_=String)
+        if dialect == "sqlite"
+        else func.lower(User.name)
+    )
+    return (
+        select(User)
+        .where(
+            User.guild_id == bindparam("guild_id"),
+            name.like(bindparam("pattern"), escape="\\"),
+            tuple_(User.name, User.id)
+            > tuple_(
+                bindparam("after_name", type_=User.name.type),
+                bindparam("after_id", type_=User.id.type),
+            ),
+        )
+        .order_by(User.name, User.id)
+        .limit(bindparam("limit"))
+    )
+
+
+_MEMBERS = Statement(_members, name="list_members")
+_MEMBERS_SHAPE = ModelShape(User, _MEMBERS)
+
+
+def list_members(
+    guild_id: int,
+    *,
+    name_part: str = "",
+    after: tuple[str, int] | None = None,
+    limit: int = 10,
+) -> Query[list[User]]:
+    """Registered members of a guild by name, one keyset page after ``(name, id)``.
+
+    ``name_part`` filters on a case-insensitive part of the name (the seed's select-where-
+    name); the ``(guild_id, name, id)`` index keeps the walk inside one guild, in order.
+    """
+    part = name_part.strip().lower()[:NAME_MAX]
+    escaped = part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    after_name, after_id = after if after is not None else ("", 0)
+    params = {
+        "guild_id": guild_id,
+        "pattern": f"%{escaped}%",
+        "after_name": after_name,
+        "after_id": after_id,
+        "limit": max(1, min(limit, MEMBERS_PAGE_MAX)),
+    }
+    return Query(_MEMBERS, params, _MEMBERS_SHAPE.all)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.db import Database
+from bot.db import Database, Unit
 from bot.db import cases as queries
 from bot.db.models import Case, CaseAmendment, CaseKind
 from bot.errors import NotAllowed
@@ -39,21 +39,43 @@ async def record(
 ) -> Case:
     """Record a case under the guild's next number."""
     async with db.write() as unit:
-        if kind in (CaseKind.BAN, CaseKind.UNBAN):
-            # A later ban or an unban replaces whatever expiry an earlier ban had.
-            await unit.run(queries.cancel_expiries(guild_id, target_id))
-        number = await unit.run(queries.next_case_number(guild_id))
-        return await unit.run(
-            queries.add_case(
-                guild_id,
-                number,
-                kind,
-                target_id=target_id,
-                moderator_id=moderator_id,
-                reason=reason,
-                expires_at=expires_at,
-            )
+        return await record_in(
+            unit,
+            guild_id,
+            kind,
+            target_id=target_id,
+            moderator_id=moderator_id,
+            reason=reason,
+            expires_at=expires_at,
         )
+
+
+async def record_in(
+    unit: Unit,
+    guild_id: int,
+    kind: CaseKind,
+    *,
+    target_id: int,
+    moderator_id: int | None,
+    reason: str | None,
+    expires_at: datetime | None = None,
+) -> Case:
+    """Record a case inside a write unit the caller holds (with the change it records)."""
+    if kind in (CaseKind.BAN, CaseKind.UNBAN):
+        # A later ban or an unban replaces whatever expiry an earlier ban had.
+        await unit.run(queries.cancel_expiries(guild_id, target_id))
+    number = await unit.run(queries.next_case_number(guild_id))
+    return await unit.run(
+        queries.add_case(
+            guild_id,
+            number,
+            kind,
+            target_id=target_id,
+            moderator_id=moderator_id,
+            reason=reason,
+            expires_at=expires_at,
+        )
+    )
 
 
 async def history(

@@ -7,8 +7,21 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot.db import Database, Post, User, posts
+from bot.db.blocks import get_block
 from bot.db.errors import ForeignKeyViolation
-from bot.errors import NotRegistered
+from bot.db.posts import Announcement
+from bot.errors import Blocked, NotRegistered
+
+__all__ = [
+    "Announcement",
+    "Direction",
+    "PostsPage",
+    "announced",
+    "delete",
+    "page_of_posts",
+    "publish",
+    "suggestions",
+]
 
 POSTS_PER_PAGE = 5
 SUGGESTIONS = 25
@@ -46,6 +59,18 @@ async def publish(
     except ForeignKeyViolation:
         # The profile went between the insert's lookup and its foreign-key check.
         raise NotRegistered from None
+    except NotRegistered:
+        # Nothing was inserted: no profile, or a block (decided by the same statement).
+        if await db.read_one(get_block(guild_id, member_id)) is not None:
+            raise Blocked from None
+        raise
+
+
+async def announced(
+    db: Database, guild_id: int, post_id: int, channel_id: int, message_id: int
+) -> None:
+    """Remember the message that announced a post, so it can go with the post."""
+    await db.write_one(posts.set_announcement(guild_id, post_id, channel_id, message_id))
 
 
 async def page_of_posts(
