@@ -104,6 +104,11 @@ CASE_TITLES = {
     "kick": "Kick",
     "ban": "Ban",
     "unban": "Unban",
+    "post_removed": "Post removed",
+    "posts_purged": "Posts purged",
+    "profile_removed": "Profile removed",
+    "block": "Blocked",
+    "unblock": "Unblocked",
 }
 
 
@@ -162,4 +167,19 @@ def cases_page_embed(
             f"{member_text(reason, 300)}"
         )
     embed.description = "\n".join(lines)[:DESCRIPTION_LIMIT]
+    return embed
+
+
+def members_page_embed(members: Sequence[UserDict], *, page: int, name_part: str) -> discord.Embed:
+    """A page of registered members, by name."""
+    title = "Registered members" + (f" matching “{name_part}”" if name_part else "")
+    embed = discord.Embed(title=member_text(title, TITLE_LIMIT), colour=PROFILE_COLOUR)
+    if not members:
+        embed.description = "Nobody." if page == 1 else "No more."
+    else:
+        embed.description = "\n".join(
+            f"{member_text(m['name'], 64)} · <@{m['discord_id']}> · {m['post_count']} posts"
+            for m in members
+        )
+    embed.set_footer(text=f"Page {page}")
     return embed

@@ -260,3 +260,15 @@ def list_members(
         "limit": max(1, min(limit, MEMBERS_PAGE_MAX)),
     }
     return Query(_MEMBERS, params, _MEMBERS_SHAPE.all)
+
+
+_BY_ROW = Statement(
+    select(User).where(User.guild_id == bindparam("guild_id"), User.id == bindparam("row_id")),
+    name="get_user_by_row",
+)
+_BY_ROW_SHAPE = ModelShape(User, _BY_ROW)
+
+
+def get_user_by_row(guild_id: int, row_id: int) -> Query[User | None]:
+    """A profile of this guild by its row id (a page's keyset cursor), or None."""
+    return Query(_BY_ROW, {"guild_id": guild_id, "row_id": row_id}, _BY_ROW_SHAPE.one_or_none)

@@ -176,14 +176,22 @@ async def unblock(
 
 
 async def members(
-    db: Database, guild_id: int, *, name_part: str = "", after: tuple[str, int] | None = None
+    db: Database, guild_id: int, *, name_part: str = "", after_id: int | None = None
 ) -> list[User]:
-    """One page of registered members by name (one more than a page: more follow)."""
-    return await db.read_one(
-        user_queries.list_members(
-            guild_id, name_part=name_part, after=after, limit=MEMBERS_PER_PAGE + 1
+    """One page of registered members by name after the member ``after_id`` (one more than a
+    page: more follow). A cursor whose member left starts again from the first page."""
+    if after_id is None:
+        return await db.read_one(
+            user_queries.list_members(guild_id, name_part=name_part, limit=MEMBERS_PER_PAGE + 1)
         )
-    )
+    async with db.read() as unit:
+        cursor = await unit.run(user_queries.get_user_by_row(guild_id, after_id))
+        after = (cursor.name, cursor.id) if cursor is not None else None
+        return await unit.run(
+            user_queries.list_members(
+                guild_id, name_part=name_part, after=after, limit=MEMBERS_PER_PAGE + 1
+            )
+        )
 
 
 def _stamp(moment: datetime | None) -> str | None:

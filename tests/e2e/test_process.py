@@ -101,7 +101,7 @@ async def test_the_bot_process_serves_keeps_data_and_stops_cleanly(
         assert "INTERACTION_CREATE" in log  # the DEBUG gateway events were logged, redacted
         assert "Stopping on a signal" in log
     assert "Running upgrade" in first.stderr
-    assert "Synced 11 command(s)" in first.stderr
+    assert "Synced 12 command(s)" in first.stderr
     assert "Commands unchanged since the last sync" in second.stderr
 
 

@@ -24,6 +24,7 @@ COMMANDS = {
     "mod",
     "config",
     "mycases",
+    "mydata",
 }
 
 

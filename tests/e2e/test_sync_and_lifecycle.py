@@ -31,6 +31,7 @@ COMMANDS = {
     "mod",
     "config",
     "mycases",
+    "mydata",
 }
 
 
@@ -113,7 +114,7 @@ async def test_sync_command_prints_the_difference_then_uploads(
     assert status == 0, err
     for name in COMMANDS:
         assert f"+ add     /{name}" in out
-    assert "Uploaded 11 command(s)." in out
+    assert "Uploaded 12 command(s)." in out
     assert len(emulator.command_puts) == 1
     status, out, err = await _bot_cli(emulator, runner.database_url, "sync")
     assert status == 0, err
@@ -132,7 +133,7 @@ async def test_sync_command_prints_the_difference_then_uploads(
     )
     assert status == 0
     assert "- remove  /register" in out
-    assert out.endswith(f"Removed 11 commands from guild {alpha.id}.\n")
+    assert out.endswith(f"Removed 12 commands from guild {alpha.id}.\n")
     assert "Uploaded" not in out
     assert emulator.commands("alpha") == []
     assert {c.name for c in emulator.commands()} == COMMANDS
