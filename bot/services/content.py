@@ -19,7 +19,7 @@ from bot.db import blocks as block_queries
 from bot.db import posts as post_queries
 from bot.db import users as user_queries
 from bot.db.cases import all_visible_cases
-from bot.db.models import Case, CaseKind
+from bot.db.models import Case, CaseKind, PendingConfirmation
 from bot.db.posts import Announcement
 from bot.errors import BulletinError, NotFound, NotRegistered
 from bot.services.cases import record_in
@@ -95,16 +95,24 @@ async def cancel(db: Database, request_id: int, guild_id: int, owner_id: int, ac
     await db.write_one(confirmations.take_confirmation(request_id, guild_id, owner_id, action))
 
 
+async def _take(
+    unit: Unit, request_id: int, guild_id: int, moderator_id: int, action: str
+) -> PendingConfirmation:
+    """The request being confirmed, taken in the unit that acts on it (so it acts once)."""
+    request = await unit.run(
+        confirmations.take_confirmation(request_id, guild_id, moderator_id, action)
+    )
+    if request is None:
+        raise ConfirmationGone
+    return request
+
+
 async def purge_posts(
     db: Database, request_id: int, guild_id: int, moderator_id: int, action: str
 ) -> Removal:
     """Confirmed: delete every post of the member in one statement, with one case."""
     async with db.write() as unit:
-        request = await unit.run(
-            confirmations.take_confirmation(request_id, guild_id, moderator_id, action)
-        )
-        if request is None:
-            raise ConfirmationGone
+        request = await _take(unit, request_id, guild_id, moderator_id, action)
         gone = await unit.run(post_queries.delete_member_posts(guild_id, request.target_id))
         case = await record_in(
             unit,
@@ -122,11 +130,7 @@ async def remove_profile(
 ) -> Removal:
     """Confirmed: delete the member's profile and posts (as /leave does), with one case."""
     async with db.write() as unit:
-        request = await unit.run(
-            confirmations.take_confirmation(request_id, guild_id, moderator_id, action)
-        )
-        if request is None:
-            raise ConfirmationGone
+        request = await _take(unit, request_id, guild_id, moderator_id, action)
         gone = await unit.run(post_queries.delete_member_posts(guild_id, request.target_id))
         try:
             await unit.run(user_queries.delete_user(guild_id, request.target_id))
