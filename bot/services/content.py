@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.db import Database, User, confirmations
+from bot.db import Database, Unit, User, confirmations
 from bot.db import blocks as block_queries
 from bot.db import posts as post_queries
 from bot.db import users as user_queries
