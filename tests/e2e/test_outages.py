@@ -18,10 +18,10 @@ import pytest
 
 from bot.db import posts as post_queries
 from bot.db.database import sqlite_path
+from reliability.faults import StallRelay
 from sandbox import Emulator
 from tests.conftest import empty_postgres
 from tests.e2e.conftest import BotRunner
-from tests.faults import StallRelay
 
 FAST: dict[str, Any] = {"database_deadline_seconds": 0.5, "defer_after_seconds": 0.2}
 UNAVAILABLE = "temporarily unavailable"
