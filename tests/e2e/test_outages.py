@@ -12,12 +12,17 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from bot.db import posts as post_queries
 from bot.db.database import sqlite_path
+from bot.db.errors import DatabaseUnavailable
+from bot.db.models import CaseKind
+from bot.db.types import utcnow
+from bot.services import cases as case_service
 from reliability.faults import StallRelay
 from sandbox import Emulator
 from tests.conftest import empty_postgres
@@ -163,3 +168,53 @@ async def test_the_deadline_counts_waiting_for_sqlites_write_lock(
     for member in members:
         stored += await bot.db.read_one(post_queries.count_posts(guild, member.user.id))
     assert stored == len(replies) - len(refused)
+
+
+async def test_the_temporary_ban_loop_rides_out_an_outage(
+    bots: BotRunner,
+    emulator: Emulator,
+    sqlite_url: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by ``make reliability``: during an outage the loop logged an ERROR with a
+    traceback every round, and an outage while it claimed a ban stopped the loop for good
+    (discord.py's task loop ends on an exception it does not expect): no temporary ban was
+    lifted again until a restart."""
+    bot = await bots.start(database_url=sqlite_url, tempban_check_seconds=1.0)
+    guild = emulator.guild()
+    carol = emulator.user("carol")
+    await emulator.ban("carol")  # from Discord's menu: the bot records a case of its own
+    async with asyncio.timeout(10):
+        while not await case_service.history(bot.db, guild.id, carol.id):  # noqa: ASYNC110 - the database has no event to wait on
+            await asyncio.sleep(0.05)
+    await case_service.record(
+        bot.db,
+        guild.id,
+        CaseKind.BAN,
+        target_id=carol.id,
+        moderator_id=emulator.user("moderator").id,
+        reason="a week off",
+        expires_at=utcnow() - timedelta(seconds=1),
+    )
+    failures = {"due_expiries": 1, "claim_expiry": 1}
+
+    def failing_once(name: str) -> Any:
+        real = getattr(case_service, name)
+
+        async def call(*args: Any) -> Any:
+            if failures[name]:
+                failures[name] -= 1
+                raise DatabaseUnavailable("the database did not answer in time")
+            return await real(*args)
+
+        return call
+
+    for name in failures:
+        monkeypatch.setattr(case_service, name, failing_once(name))
+    with caplog.at_level(logging.INFO):
+        await emulator.wait_until(
+            lambda: all(b.user.id != carol.id for b in emulator.bans()), timeout=15
+        )
+    assert failures == {"due_expiries": 0, "claim_expiry": 0}
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
