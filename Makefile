@@ -11,10 +11,10 @@ STAMP := $(VENV)/.installed-stamp
 PG_HOST ?=
 PG_PORT ?=
 
-.PHONY: help install sandbox test lint format run migrate sync bench clean
+.PHONY: help install sandbox test lint format run migrate sync bench reliability clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Bulletin needs Python 3.11 or newer; found " + sys.version.split()[0])'
@@ -53,6 +53,9 @@ sync: $(STAMP) ## show how the commands differ from Discord's and upload them
 
 bench: $(STAMP) ## full-stack latency and throughput, as ratios to a no-database baseline
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+reliability: $(STAMP) ## hostile input, database faults, kill -9 and 150 members at once: one table
+	$(BIN)/python -m reliability $(RELIABILITY_ARGS)
 
 clean: ## remove .venv and caches (not data/)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -11,10 +11,12 @@ takes (``json.loads`` joins proper pairs, so any surrogate left is a lone one).
 ``admit`` runs as the command tree's ``interaction_check``, before discord.py reads a single
 option, and checks the options against what the command declares: each one a JSON object
 with a declared name, the declared type and one value of the JSON type Discord sends for it
-(snowflakes through ``bot.parsing``), every string free of NUL and lone surrogates. A command
-with bad input gets an ephemeral refusal naming the option; an autocomplete request gets an
-empty list, at once. Lengths and ranges are left to the data layer's rules, which explain
-them better.
+(snowflakes through ``bot.parsing``), a number within the range it declares, every string free
+of NUL and lone surrogates. A command with bad input gets an ephemeral refusal naming the
+option; an autocomplete request gets an empty list, at once. Discord enforces declared ranges,
+so a number outside one comes from a forged client (and may not fit the column: a case number
+past 2^31 made PostgreSQL fail the statement). Lengths of text are left to the data layer's
+rules, which explain them better.
 
 A whole number typed as text (``/deletepost``'s post) is an option of type string annotated
 with ``NumberText``: a transformer that parses it with a parser built on ``bot.parsing``, so
@@ -121,6 +123,15 @@ def _has_json_type(kind: int, value: object) -> bool:
     return check is not None and check(value)
 
 
+def _within(parameter: app_commands.Parameter, value: object) -> bool:
+    """Whether a number lies in the range the option declares (Discord enforces it, so only
+    a forged client sends one outside; past it the value may not even fit the column)."""
+    if parameter.type.value not in (INTEGER, NUMBER) or not isinstance(value, int | float):
+        return True
+    low, high = parameter.min_value, parameter.max_value
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
 def _is_name(value: object) -> bool:
     return isinstance(value, str) and bool(value)
 
@@ -184,7 +195,7 @@ def _check_options(
             # What is being typed comes as text, whatever the option's type.
             if not isinstance(value, str) or not parameter.autocomplete:
                 raise _invalid(name)
-        elif not _has_json_type(parameter.type.value, value):
+        elif not _has_json_type(parameter.type.value, value) or not _within(parameter, value):
             raise _invalid(name)
         if isinstance(value, str):
             problem = text_problem(name, value)

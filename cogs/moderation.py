@@ -20,6 +20,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.client import Bulletin
+from bot.db.errors import DatabaseUnavailable
 from bot.db.models import Case, CaseKind
 from bot.db.types import utcnow
 from bot.durations import parse_duration
@@ -529,9 +530,16 @@ class Moderation(commands.Cog):
         await post_to_modlog(self.bot.db, guild, case)
 
     async def _lift_due(self) -> None:
-        """Lift the temporary bans that are due, in the guilds this process holds."""
+        """Lift the temporary bans that are due, in the guilds this process holds.
+
+        Never raises: discord.py's task loop would stop for good on an exception it does not
+        expect, and no temporary ban would be lifted again until a restart. An unavailable
+        database is logged once by the database itself; the next round tries again.
+        """
         try:
             due = await cases.due_expiries(self.bot.db, utcnow())
+        except DatabaseUnavailable:
+            return
         except Exception:
             log.exception("Could not read the due temporary bans")
             return
@@ -543,7 +551,12 @@ class Moderation(commands.Cog):
             retry_at, _ = self._backoff.get(case.id, (0.0, 0.0))
             if retry_at > now:
                 continue
-            await self._lift(guild, case)
+            try:
+                await self._lift(guild, case)
+            except DatabaseUnavailable:
+                return  # the others wait for the next round, as this one does
+            except Exception:
+                log.exception("Could not lift case #%s's ban in guild %s", case.number, guild.id)
 
     async def _lift(self, guild: discord.Guild, case: Case) -> None:
         claimed = await cases.claim_expiry(self.bot.db, case.id)

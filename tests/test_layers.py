@@ -61,7 +61,7 @@ def test_importing_the_data_layer_loads_no_discord() -> None:
 def test_every_module_has_a_docstring() -> None:
     missing = [
         str(path.relative_to(ROOT))
-        for path in _python_files(ROOT / "bot", ROOT / "cogs", ROOT / "tools")
+        for path in _python_files(ROOT / "bot", ROOT / "cogs", ROOT / "tools", ROOT / "reliability")
         if ast.get_docstring(ast.parse(path.read_text())) is None
     ]
     assert missing == []
@@ -138,6 +138,27 @@ def test_the_bot_never_imports_the_emulator_and_the_sandbox_chat_only_on_demand(
         for path in files
     }
     assert {k: v for k, v in on_import.items() if v} == {}
+
+
+def test_the_bot_never_imports_the_measuring_tools_or_the_tests() -> None:
+    """``reliability/`` and ``bench/`` import the bot and the emulator, and the tests import
+    ``reliability/`` (its faults and hostile values); the runtime code imports none of them."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            m
+            for m in _imported_modules(path)
+            if m.split(".")[0] in ("reliability", "bench", "tests")
+        )
+        for path in _python_files(ROOT / "bot", ROOT / "cogs")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+    upward = {
+        str(path.relative_to(ROOT)): sorted(
+            m for m in _imported_modules(path) if m.split(".")[0] == "tests"
+        )
+        for path in _python_files(ROOT / "reliability", ROOT / "bench")
+    }
+    assert {k: v for k, v in upward.items() if v} == {}
 
 
 def test_what_run_needs_loads_neither_the_emulator_nor_rich() -> None:

@@ -9,7 +9,8 @@ id shown, nothing logged at ERROR), no body Discord would refuse, no ping, every
 answered in time, and the database as it was whenever the input was refused.
 
 The emulator, the bot and the database are module-scoped (one per backend), so the
-examples share one event loop and each costs one interaction.
+examples share one event loop and each costs one interaction. The hostile values live in
+``reliability/values.py``, which `make reliability` draws from too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import unicodedata
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +32,17 @@ from bot.db.posts import count_posts, get_user_posts
 from bot.db.users import list_users
 from bot.errors import AlreadyRegistered, NotRegistered
 from bot.services import posts, profiles
+from reliability.values import (
+    INTEGER,
+    STRING,
+    USER,
+    any_json,
+    digit_strings,
+    forged_lists,
+    hostile_text,
+    text_for,
+    valid_text,
+)
 from sandbox import Emulator, MemberDriver, OptionError, Reply
 from tests.conftest import BACKENDS, empty_database, require_backend
 from tests.e2e.conftest import BotRunner
@@ -42,7 +53,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 EXAMPLES = 50
 # bot.reporting.error_embed's title: an expected refusal, as opposed to an answer.
 REFUSED = "That didn't work"
-STRING, INTEGER, BOOLEAN, USER, NUMBER = 3, 4, 5, 6, 10
 # Each command's options as declared (name: Discord option type).
 DECLARED: dict[str, dict[str, int]] = {
     "/register": {"name": STRING, "age": INTEGER},
@@ -54,86 +64,6 @@ DECLARED: dict[str, dict[str, int]] = {
     "/deletepost": {"post": STRING},
     "/about": {},
 }
-
-# Markup a member may type and the bot must show inert: accepted in any text option.
-MARKUP = [
-    *("@everyone", "@here", "<@464037661900931072>", "<@!1>", "<@&1>", "<#1>", "<t:0:R>"),  # alice
-    *("**b**", "__u__", "~~s~~", "||s||", "`c`", "# h", "-# s", "> q", "1. l", "\\", "·"),
-    *("[x](https://evil.example)", "https://ok.example/a_b", "<https://x.example>", "#1 · x"),
-    *("\u202e", "\u2066", "\u200b", "\ufeff", "\u061c", "\U0001f600", "e\u0301", "٣", "²"),
-]
-# Control characters, which a one-line field refuses and a body partly keeps.
-CONTROLS = ["\x07", "\x1b", "\x7f", "\x85", "\x9b", "\n", "\r\n", "\t", "\u2028"]
-# What no database stores: NUL, and lone surrogates (a pair in reverse order is two of them).
-BROKEN = ["\x00", "\ud800", "\udbff", "\udc00", "\udfff", "\udc00\ud800"]
-any_char = st.characters(exclude_categories=[])  # surrogates and NUL included
-hostile_text = st.lists(
-    st.one_of(
-        st.sampled_from(MARKUP + CONTROLS + ["\ud83d\ude00", "-1", "+1", "1_0", "1e3"]),
-        st.sampled_from(BROKEN),
-        st.text(any_char, max_size=8),
-    ),
-    max_size=8,
-).map("".join)
-
-
-def _visible(text: str) -> bool:
-    return any(unicodedata.category(c)[0] in "LNPS" for c in text)
-
-
-def valid_text(limit: int, *, lines: bool = False) -> st.SearchStrategy[str]:
-    """Text the bot takes for a field of ``limit`` characters, markup and mentions included."""
-    shown = st.characters(categories=["L", "M", "N", "P", "S", "Zs", "Cf"])
-    piece = st.one_of(st.sampled_from(MARKUP), st.text(shown, min_size=1, max_size=10))
-    if lines:
-        piece = st.one_of(piece, st.sampled_from(["\n", "\t", "\r\n"]))
-    joined = st.lists(piece, min_size=1, max_size=8).map(lambda parts: "".join(parts)[:limit])
-    return joined.filter(lambda text: _visible(text.strip()))
-
-
-digit_strings = st.one_of(
-    st.text("0123456789", min_size=1, max_size=40),
-    st.integers(19, 6000).map(lambda n: "9" * n),
-)
-
-
-def at_lengths(*lengths: int) -> st.SearchStrategy[str]:
-    """Text of exactly one of ``lengths`` characters (the limits and one past them)."""
-    fills = st.sampled_from(["x", "*", "é", "\U0001f600", " ", "a b", "\\", "@"])
-    return st.tuples(st.sampled_from(lengths), fills).map(lambda t: (t[1] * t[0])[: t[0]])
-
-
-def text_for(*lengths: int) -> st.SearchStrategy[str]:
-    return st.one_of(hostile_text, digit_strings, at_lengths(*lengths), st.text(max_size=40))
-
-
-# JSON of every type, for an option that expects another.
-any_json = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(2**70), 2**70),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(any_char, max_size=6),
-    st.lists(st.integers(0, 9), max_size=2),
-    st.dictionaries(st.sampled_from(["value", "id"]), st.integers(0, 9), max_size=2),
-)
-
-
-def forged_lists(command: str) -> st.SearchStrategy[Any]:
-    """Option lists a forged client could send for ``command``: anything JSON can hold."""
-    declared = DECLARED[command]
-    entry = st.fixed_dictionaries(
-        {
-            "name": st.sampled_from([*declared, "x", "@everyone"]),
-            "type": st.one_of(
-                st.sampled_from([*declared.values(), STRING, INTEGER, BOOLEAN, USER, NUMBER, 1]),
-                any_json,
-            ),
-            "value": st.one_of(any_json, hostile_text, digit_strings),
-        },
-        optional={"focused": st.booleans(), "options": st.just([])},
-    )
-    return st.one_of(st.lists(st.one_of(entry, any_json), max_size=3), any_json)
 
 
 class ErrorLog(logging.Handler):
@@ -292,7 +222,9 @@ ages = st.one_of(
 names = text_for(0, 1, 32, 33, 100)
 titles = text_for(0, 1, 256, 257)
 bodies = text_for(0, 1, 4000, 4001)
-no_options: st.SearchStrategy[Any] = st.one_of(st.just({}), st.just([]), forged_lists("/leave"))
+no_options: st.SearchStrategy[Any] = st.one_of(
+    st.just({}), st.just([]), forged_lists(DECLARED["/leave"])
+)
 
 
 @settings(deadline=None, max_examples=EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
@@ -302,7 +234,7 @@ no_options: st.SearchStrategy[Any] = st.one_of(st.just({}), st.just([]), forged_
         st.fixed_dictionaries({"name": valid_text(32), "age": st.integers(13, 120)}),
         st.fixed_dictionaries({"name": names, "age": ages}),
         st.fixed_dictionaries({}, optional={"name": names, "age": ages}),
-        forged_lists("/register"),
+        forged_lists(DECLARED["/register"]),
     )
 )
 async def test_register(harness: Harness, values: Any) -> None:
@@ -321,7 +253,7 @@ async def test_register(harness: Harness, values: Any) -> None:
         st.fixed_dictionaries(
             {"member": st.one_of(hostile_text, digit_strings, any_json, st.sampled_from(["<@1>"]))}
         ),
-        forged_lists("/profile"),
+        forged_lists(DECLARED["/profile"]),
     )
 )
 async def test_profile(harness: Harness, values: Any) -> None:
@@ -335,7 +267,7 @@ async def test_profile(harness: Harness, values: Any) -> None:
         st.fixed_dictionaries({"name": valid_text(32)}),
         st.fixed_dictionaries({"name": names}),
         st.fixed_dictionaries({"name": any_json}),
-        forged_lists("/rename"),
+        forged_lists(DECLARED["/rename"]),
     )
 )
 async def test_rename(harness: Harness, values: Any) -> None:
@@ -361,7 +293,7 @@ async def test_leave(harness: Harness, values: Any, registered: bool) -> None:
         ),
         st.fixed_dictionaries({"title": titles}, optional={"body": bodies}),
         st.fixed_dictionaries({"title": st.one_of(titles, any_json)}, optional={"body": any_json}),
-        forged_lists("/post"),
+        forged_lists(DECLARED["/post"]),
     )
 )
 async def test_post(harness: Harness, values: Any) -> None:
@@ -398,7 +330,7 @@ async def test_deletepost(harness: Harness, data: st.DataObject) -> None:
                 }
             ),
             st.fixed_dictionaries({"post": st.one_of(any_json, st.integers(mine, mine))}),
-            forged_lists("/deletepost"),
+            forged_lists(DECLARED["/deletepost"]),
         ),
         label="values",
     )
@@ -422,7 +354,7 @@ async def test_about(harness: Harness, values: Any) -> None:
 @example(typed="", forged=[])  # nothing focused
 @given(
     typed=st.one_of(hostile_text, text_for(0, 1, 100, 101), st.just("")),
-    forged=st.one_of(st.none(), forged_lists("/deletepost")),
+    forged=st.one_of(st.none(), forged_lists(DECLARED["/deletepost"])),
 )
 async def test_deletepost_autocomplete(harness: Harness, typed: str, forged: Any) -> None:
     await harness.registered(harness.alice)

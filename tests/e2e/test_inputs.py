@@ -84,6 +84,38 @@ async def test_a_forged_value_of_the_wrong_type_is_refused_by_name(
     assert await _rows(bulletin, emulator, alice) == before
 
 
+def _case(number: Any, *more: dict[str, Any], sub: str = "case") -> list[dict[str, Any]]:
+    return [
+        {
+            "name": sub,
+            "type": 1,
+            "options": [{"name": "number", "type": 4, "value": number}, *more],
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        _case(2**31),  # past the declared 2^31 - 1: PostgreSQL refused the statement
+        _case(2**53),
+        _case(0),
+        _case(-1),
+        _case(2**31, {"name": "text", "type": 3, "value": "x"}, sub="reason"),
+    ],
+)
+async def test_a_forged_number_outside_its_declared_range_is_refused_by_name(
+    bulletin: Bulletin, emulator: Emulator, caplog: pytest.LogCaptureFixture, options: Any
+) -> None:
+    """Found by ``make reliability``: ``/mod case number:2147483648`` from a forged client
+    reached PostgreSQL, which refused it (int4), and the moderator got an error id."""
+    moderator = emulator.member("moderator")
+    with caplog.at_level(logging.ERROR):
+        reply = await moderator.run_raw("/mod", options)
+    assert "That is not a valid value for `number`." in _refused(reply)
+    assert _errors(caplog) == []
+
+
 @pytest.mark.parametrize(
     ("command", "options"),
     [
