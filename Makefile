@@ -10,8 +10,10 @@ STAMP := $(VENV)/.installed-stamp
 # `make test PG_HOST=… PG_PORT=…` passes either on to it as TEST_PG_HOST / TEST_PG_PORT.
 PG_HOST ?=
 PG_PORT ?=
+# `make cluster`: how many shard processes.
+SHARDS ?= 2
 
-.PHONY: help install sandbox test lint format run migrate sync bench reliability clean
+.PHONY: help install sandbox cluster test lint format run migrate sync bench reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,6 +31,9 @@ install: $(STAMP) ## create .venv and install the pinned dependencies
 
 sandbox: $(STAMP) ## try the bot in a terminal chat against a local Discord (no token needed)
 	$(BIN)/python -m bot sandbox $(SANDBOX_ARGS)
+
+cluster: $(STAMP) ## the bot as SHARDS processes (default 2) on one PostgreSQL, against a local Discord
+	$(if $(PG_HOST),TEST_PG_HOST=$(PG_HOST) )$(if $(PG_PORT),TEST_PG_PORT=$(PG_PORT) )$(BIN)/python -m tools.cluster --shards $(SHARDS) $(CLUSTER_ARGS)
 
 test: $(STAMP) ## run the whole test suite (SQLite, and PostgreSQL when a server answers)
 	$(if $(PG_HOST),TEST_PG_HOST=$(PG_HOST) )$(if $(PG_PORT),TEST_PG_PORT=$(PG_PORT) )$(BIN)/pytest $(PYTEST_ARGS)

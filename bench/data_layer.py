@@ -14,7 +14,11 @@ Four measurements, each a ratio to a baseline taken in the same run:
 - **Bulk insert**: ``add_many_users`` of 100,000 rows, validation included, against
   ``sqlite3``'s ``executemany`` in one transaction (asyncpg's on PostgreSQL).
 - **Growth**: a profile and a page of posts for a member with 100,000 of 1,000,000 posts,
-  against the same for a member with 100 of 1,000.
+  against the same for a member with 100 of 1,000; and the world growing around a member with
+  10 posts: a ``/myposts`` page at 1,000,000 posts and 100 guilds of 1,000 members, against
+  the same page at 1,000 posts and 100 members (two databases, measured in alternating
+  rounds). The ``/mod users`` page the issue names next to it has a hook here
+  (``MOD_USERS_PAGE``) for when the command exists.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import sqlite3
 import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +41,7 @@ from bot.db import posts as post_queries
 from bot.db import users as user_queries
 from bot.db.database import DEFAULT_DEADLINE_SECONDS, POSTGRES_POOL_SIZE, SQLITE_READERS
 from bot.db.migrate import upgrade
-from bot.db.statements import Prepared
+from bot.db.statements import Prepared, Query
 from bot.db.types import utcnow
 
 GUILD = 1
@@ -47,6 +51,20 @@ SINGLE_GOAL = 0.5
 BULK_GOAL = 0.4
 GROWTH_GOAL = 1.5
 BULK_ROWS = 100_000
+# The world growth: from 1,000 posts of 100 members (one guild) to 1,000,000 posts of 100
+# guilds of 1,000 members, every member with the same 10 posts.
+WORLD_GUILDS = 100
+WORLD_MEMBERS = 1_000
+SMALL_MEMBERS = 100
+POSTS_EACH = 10
+WORLD_GUILD_BASE = 5_000
+
+# TODO(issue 12 §5): the unfiltered ``/mod users`` page (a keyset page on (guild_id, name,
+# id)) belongs beside the /myposts page in the world growth, goal ≤ 1.5×, but the command
+# does not exist yet. When it does, set this to its query, e.g. ``lambda guild:
+# users.members_page(guild, limit=…)``; ``bench_world_growth`` then measures it at both sizes.
+MOD_USERS_PAGE: Callable[[int], Query[Any]] | None = None
+MOD_USERS_PENDING = "/mod users page"
 
 Call = Callable[[int], Awaitable[Any]]
 
@@ -105,6 +123,7 @@ class DataResults:
     units: list[UnitCost]
     bulk: Comparison
     growth: list[Growth]
+    world_growth: list[Growth] = field(default_factory=list)
 
 
 def _sqlite_stamp(moment: datetime) -> str:
@@ -403,11 +422,20 @@ async def bench_growth(url: str, *, samples: int = 2000) -> list[Growth]:
 
 async def _load_posts(db: Database, guild: int, *, total: int, heavy: int) -> None:
     """Add ``total`` posts in bulk, ``heavy`` of them by member 0 (ids 1..1000 own them)."""
-    now = utcnow()
     owners = [1] * heavy + [2 + i % 999 for i in range(total - heavy)]
+    await _insert_posts(db, [(owner, guild) for owner in owners])
+
+
+async def _insert_posts(db: Database, owners: Sequence[tuple[int, int]]) -> None:
+    """One post for each ``(users.id, guild_id)``, in bulk and in one transaction (the
+    post-count triggers run as for any insert), then ANALYZE."""
+    now = utcnow()
     if db.is_sqlite:
         stamp = _sqlite_stamp(now)
-        rows = [(owner, guild, f"post {n}", "text " * 10, stamp) for n, owner in enumerate(owners)]
+        rows = [
+            (owner, guild, f"post {n}", "text " * 10, stamp)
+            for n, (owner, guild) in enumerate(owners)
+        ]
         connection = sqlite3.connect(db.url.database or "", isolation_level=None)
         try:
             connection.execute("PRAGMA foreign_keys=ON")
@@ -422,7 +450,9 @@ async def _load_posts(db: Database, guild: int, *, total: int, heavy: int) -> No
         finally:
             connection.close()
         return
-    records = [(owner, guild, f"post {n}", "text " * 10, now) for n, owner in enumerate(owners)]
+    records = [
+        (owner, guild, f"post {n}", "text " * 10, now) for n, (owner, guild) in enumerate(owners)
+    ]
     dsn = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
     pg = await asyncpg.connect(dsn)
     try:
@@ -434,15 +464,110 @@ async def _load_posts(db: Database, guild: int, *, total: int, heavy: int) -> No
         await pg.close()
 
 
+async def _user_ids(db: Database, guild: int, first: int, count: int) -> list[int]:
+    """The ``users.id`` of members ``first`` to ``first + count - 1`` (by Discord id) of a guild."""
+    args = (guild, first, first + count)
+    if db.is_sqlite:
+        connection = sqlite3.connect(db.url.database or "")
+        try:
+            found = connection.execute(
+                "SELECT id FROM users WHERE guild_id = ? AND discord_id >= ? AND discord_id < ? "
+                "ORDER BY discord_id",
+                args,
+            )
+            return [row[0] for row in found]
+        finally:
+            connection.close()
+    dsn = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    pg = await asyncpg.connect(dsn)
+    try:
+        rows = await pg.fetch(
+            "SELECT id FROM users WHERE guild_id = $1 AND discord_id >= $2 AND discord_id < $3 "
+            "ORDER BY discord_id",
+            *args,
+        )
+        return [row[0] for row in rows]
+    finally:
+        await pg.close()
+
+
+async def _add_members(db: Database, guild: int, first: int, count: int) -> None:
+    """Members ``first``… of a guild, each with ``POSTS_EACH`` posts."""
+    await db.write_one(
+        user_queries.add_many_users(
+            guild, [(i, f"member {i}", 30) for i in range(first, first + count)]
+        )
+    )
+    ids = await _user_ids(db, guild, first, count)
+    await _insert_posts(db, [(user, guild) for user in ids for _ in range(POSTS_EACH)])
+
+
+async def bench_world_growth(
+    small_url: str, large_url: str, *, rounds: int = 6, samples: int = 500
+) -> list[Growth]:
+    """A /myposts page of a member with 10 posts in a guild of 100 members, in a world of
+    1,000 posts, against the same in a guild of 1,000 members, one of 100, in a world of
+    1,000,000 posts. Two databases, measured round by round in turn (which goes first
+    alternating), the median round of each: this machine's noise then falls on both."""
+    guild = WORLD_GUILD_BASE
+    small, large = Database(small_url), Database(large_url)
+    try:
+        await upgrade(small_url)
+        await _add_members(small, guild, 0, SMALL_MEMBERS)
+        await upgrade(large_url)
+        for other in range(WORLD_GUILDS):
+            await _add_members(large, guild + other, 0, WORLD_MEMBERS)
+        names = ["/myposts page"]
+        page = MOD_USERS_PAGE
+        if page is not None:
+            names.append("/mod users page")
+
+        def calls(db: Database) -> list[Call]:
+            found: list[Call] = [
+                lambda _i: db.read_one(post_queries.get_posts_page(guild, 0, limit=6))
+            ]
+            if page is not None:
+                found.append(lambda _i: db.read_one(page(guild)))
+            return found
+
+        timings: dict[str, list[list[float]]] = {
+            "small": [[] for _ in names],
+            "large": [[] for _ in names],
+        }
+        worlds = {"small": calls(small), "large": calls(large)}
+        for round_ in range(rounds):
+            order = ("small", "large") if round_ % 2 == 0 else ("large", "small")
+            for world in order:
+                for index, call in enumerate(worlds[world]):
+                    timings[world][index].append(await _per_op_us(call, samples))
+    finally:
+        await small.close()
+        await large.close()
+    return [
+        Growth(
+            name,
+            statistics.median(timings["small"][index]),
+            statistics.median(timings["large"][index]),
+        )
+        for index, name in enumerate(names)
+    ]
+
+
 async def bench_data_layer(
-    url: str, growth_url: str, *, rounds: int = 5, seconds: float = 0.6
+    url: str,
+    growth_url: str,
+    world_urls: tuple[str, str],
+    *,
+    rounds: int = 5,
+    seconds: float = 0.6,
 ) -> DataResults:
     async with _prepared(url) as db:
         single = await bench_single(db, rounds=rounds, seconds=seconds)
         units = await bench_units(db)
         bulk = await bench_bulk(db)
     growth = await bench_growth(growth_url)
-    return DataResults(single, units, bulk, growth)
+    world = await bench_world_growth(*world_urls)
+    return DataResults(single, units, bulk, growth, world)
 
 
 def _mark(met: bool) -> str:
@@ -485,4 +610,21 @@ def data_table(results: dict[str, DataResults]) -> str:
                 f"{g.ratio:>7.2f}{'≤' + format(g.goal, '.1f'):>7}{_mark(g.met):>5}"
             )
     lines.append("(a member with 100,000 of 1,000,000 posts over one with 100 of 1,000)")
+    lines.append("")
+    lines.append(
+        f"{'backend':<11}{'world grows':<17}{'small µs':>9}{'large µs':>9}{'×':>7}{'goal':>7}"
+        f"{'met':>5}"
+    )
+    for backend, result in results.items():
+        for g in result.world_growth:
+            lines.append(
+                f"{backend:<11}{g.operation:<17}{g.small_us:>9.1f}{g.large_us:>9.1f}"
+                f"{g.ratio:>7.2f}{'≤' + format(g.goal, '.1f'):>7}{_mark(g.met):>5}"
+            )
+        if MOD_USERS_PAGE is None:
+            lines.append(f"{backend:<11}{MOD_USERS_PENDING:<17}  not measured: no such command yet")
+    lines.append(
+        "(a member with 10 posts: 1,000,000 posts in 100 guilds of 1,000 members over 1,000 "
+        "posts of 100 members)"
+    )
     return "\n".join(lines)

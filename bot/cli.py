@@ -39,6 +39,8 @@ log = logging.getLogger("bot")
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+# Discord's gateway close code for a shard that would hold too many guilds.
+SHARDING_REQUIRED = 4011
 
 SANDBOX_DESCRIPTION = """\
 Try Bulletin without a Discord account or token: the real bot, with all its cogs, runs
@@ -245,10 +247,29 @@ async def run(settings: Settings) -> int:
             log.info("Stopping on a signal")
         stopper.cancel()
         await bot.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+        except discord.ConnectionClosed as error:
+            if error.code != SHARDING_REQUIRED:
+                raise
+            log.error("%s", _too_few_shards(bot, error))
+            return EXIT_CONFIG
     log.info("Stopped")
     return EXIT_OK
+
+
+def _too_few_shards(bot: Bulletin, error: discord.ConnectionClosed) -> str:
+    """The one line for Discord's close code 4011, with what to set instead."""
+    recommended = bot.recommended_shards
+    advice = "set SHARD_COUNT=auto" + (
+        f" or at least {recommended}, the count Discord recommends" if recommended else ""
+    )
+    return (
+        f"Discord refused shard {error.shard_id} of {bot.shard_count} with close code 4011 "
+        f"(sharding required): each shard may hold at most 2,500 guilds, so SHARD_COUNT="
+        f"{bot.shard_count} is too few; {advice} (every process of the deployment alike)"
+    )
 
 
 async def migrate_in_child(settings: Settings) -> int:
@@ -304,5 +325,6 @@ async def sync(settings: Settings, *, guild_id: int | None, clear_guild_id: int 
                 )
             else:
                 _say(f"Uploaded {len(synced)} command(s).")
-        await command_sync.record(bot.db, app_id, scope, fingerprint(local))
+        # Its version too: a deliberate sync by an older version is how commands roll back.
+        await command_sync.record(bot.db, app_id, scope, fingerprint(local), __version__)
     return EXIT_OK

@@ -22,6 +22,7 @@ from bot.parsing import NumberError, parse_int, parse_snowflake
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bulletin.db"
 # Far above what the largest bots run; a typo with extra digits should not start a million shards.
 SHARD_COUNT_MAX = 65_536
+AUTO = "auto"
 _SHOWN_MAX = 40
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -53,7 +54,8 @@ class Settings:
     dev_guild_id: int | None = None
     log_level: str = "INFO"
     sql_echo: bool = False
-    shard_count: int = 1
+    # None: as many as Discord recommends (GET /gateway/bot), all run by this process.
+    shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
     post_cooldown_seconds: float = 10.0
     confirm_timeout_seconds: float = 120.0
@@ -157,21 +159,29 @@ def _flag(name: str, raw: str | None) -> bool:
     raise ConfigError(name, f"must be 1 or 0 (true or false), not {_shown(raw or '')}")
 
 
-def _shards(count_raw: str | None, ids_raw: str | None) -> tuple[int, tuple[int, ...] | None]:
-    count = 1
-    if count_raw is not None:
+def _shards(
+    count_raw: str | None, ids_raw: str | None
+) -> tuple[int | None, tuple[int, ...] | None]:
+    """``SHARD_COUNT`` (``auto``, the default, is None) and ``SHARD_IDS``."""
+    count: int | None = None
+    if count_raw is not None and count_raw.lower() != AUTO:
         try:
             count = parse_int(count_raw, minimum=1, maximum=SHARD_COUNT_MAX)
         except NumberError:
             raise ConfigError(
                 "SHARD_COUNT",
-                f"must be a whole number from 1 to {SHARD_COUNT_MAX}, not {_shown(count_raw)}",
+                f"must be auto or a whole number from 1 to {SHARD_COUNT_MAX}, "
+                f"not {_shown(count_raw)}",
             ) from None
     if ids_raw is None:
         return count, None
-    if count_raw is None:
+    if count is None:
+        # discord.py refuses shard_ids without a count, and rightly: which guilds a shard id
+        # holds depends on the total, which must not change under a running cluster.
         raise ConfigError(
-            "SHARD_IDS", "needs SHARD_COUNT too: a shard id only means something out of a total"
+            "SHARD_IDS",
+            "needs a SHARD_COUNT that is a number, not auto: a shard id only means something "
+            "out of a fixed total",
         )
     ids: set[int] = set()
     for part in ids_raw.split(","):

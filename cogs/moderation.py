@@ -5,8 +5,8 @@ Every action goes through ``bot.moderation.ModerationPipeline``; this module onl
 options into a ``Context`` and the outcome into a reply. ``default_permissions`` on the groups
 is a hint Discord shows; the real checks run on every use, from the member's guild-wide
 permissions. Temporary bans are lifted by a loop over the database, each expiry claimed once,
-and only for guilds this process's shards hold; bans and unbans made in Discord's own menu
-become cases with an unknown moderator.
+by the process whose shards own the guild (``(guild_id >> 22) % shard_count``, in the query);
+bans and unbans made in Discord's own menu become cases with an unknown moderator.
 """
 
 from __future__ import annotations
@@ -530,14 +530,21 @@ class Moderation(commands.Cog):
         await post_to_modlog(self.bot.db, guild, case)
 
     async def _lift_due(self) -> None:
-        """Lift the temporary bans that are due, in the guilds this process holds.
+        """Lift the temporary bans that are due, in the guilds of this process's shards.
 
         Never raises: discord.py's task loop would stop for good on an exception it does not
         expect, and no temporary ban would be lifted again until a restart. An unavailable
         database is logged once by the database itself; the next round tries again.
         """
         try:
-            due = await cases.due_expiries(self.bot.db, utcnow())
+            # Only this process's shards' guilds: the due bans of other processes' guilds, and
+            # their number, never delay these.
+            due = await cases.due_expiries(
+                self.bot.db,
+                utcnow(),
+                shard_count=self.bot.shard_count or 1,
+                shard_ids=self.bot.shard_ids,
+            )
         except DatabaseUnavailable:
             return
         except Exception:
@@ -547,7 +554,9 @@ class Moderation(commands.Cog):
         for case in due:
             guild = self.bot.get_guild(case.guild_id)
             if guild is None:
-                continue  # another process's shard, or a guild the bot left
+                # One of our shards' guilds the bot is not in (it left or was removed): the
+                # ban stays due, for when the bot is back there.
+                continue
             retry_at, _ = self._backoff.get(case.id, (0.0, 0.0))
             if retry_at > now:
                 continue

@@ -46,7 +46,12 @@ PAGE_TEMPLATE = re.compile(
 
 
 def post_cooldown(interaction: discord.Interaction[Any]) -> app_commands.Cooldown | None:
-    """One /post per member per guild every POST_COOLDOWN_SECONDS (none when it is 0)."""
+    """One /post per member per guild every POST_COOLDOWN_SECONDS (none when it is 0).
+
+    Kept in this process's memory, not the database: every command of a guild reaches the
+    one process running its shard, so no other process needs to see it. That stays true only
+    while every process of a deployment uses the same SHARD_COUNT.
+    """
     seconds = cast(Bulletin, interaction.client).settings.post_cooldown_seconds
     return app_commands.Cooldown(1, seconds) if seconds > 0 else None
 

@@ -129,3 +129,68 @@ async def test_the_modlog_channel_is_set_cleared_and_per_guild(db: Database) -> 
     await cases.set_modlog_channel(db, GUILD, None)
     assert await cases.modlog_channel(db, GUILD) is None
     assert await _warn(db) == 2
+
+
+def _guild_on_shard(shard: int, count: int, n: int = 1) -> int:
+    """A guild id that Discord puts on ``shard`` of ``count``: (id >> 22) % count."""
+    return ((1_000 * count + shard + n * count) << 22) | n
+
+
+async def _due_ban(db: Database, guild: int, target: int, hours_ago: float) -> int:
+    case = await cases.record(
+        db,
+        guild,
+        CaseKind.BAN,
+        target_id=target,
+        moderator_id=MOD,
+        reason="r",
+        expires_at=utcnow() - timedelta(hours=hours_ago),
+    )
+    return case.id
+
+
+async def test_due_expiries_of_a_shards_guilds_only(db: Database) -> None:
+    on_zero = _guild_on_shard(0, 3)
+    on_one, on_two = _guild_on_shard(1, 3), _guild_on_shard(2, 3)
+    ids = {g: await _due_ban(db, g, TARGET, 1) for g in (on_zero, on_one, on_two)}
+
+    async def due(shards: list[int] | None, count: int = 3) -> set[int]:
+        found = await cases.due_expiries(db, utcnow(), shard_count=count, shard_ids=shards)
+        return {c.guild_id for c in found}
+
+    assert await due([0]) == {on_zero}
+    assert await due([1, 2]) == {on_one, on_two}
+    assert await due([0, 1, 2]) == await due(None) == set(ids)
+    assert await due(None, count=1) == set(ids)
+
+
+async def test_every_due_expiry_is_read_however_many_come_first(db: Database) -> None:
+    """Pages of 100 to the end: bans the bot cannot lift now never hide the later ones."""
+    guild = _guild_on_shard(1, 2)
+    for n in range(230):
+        await _due_ban(db, guild, TARGET + n, hours_ago=2 + n / 1000)
+    latest = await _due_ban(db, guild, TARGET - 1, hours_ago=1)
+    found = await cases.due_expiries(db, utcnow(), shard_count=2, shard_ids=[1], page=100)
+    assert len(found) == 231
+    assert found[-1].id == latest
+    stamps = [c.expires_at for c in found if c.expires_at is not None]
+    assert len(stamps) == 231
+    assert stamps == sorted(stamps)
+    assert await cases.due_expiries(db, utcnow(), shard_count=2, shard_ids=[0]) == []
+
+
+async def test_due_expiries_at_the_same_moment_are_all_read_across_pages(db: Database) -> None:
+    guild = _guild_on_shard(0, 1)
+    moment = utcnow() - timedelta(hours=1)
+    for n in range(150):
+        await cases.record(
+            db,
+            guild,
+            CaseKind.BAN,
+            target_id=TARGET + n,
+            moderator_id=MOD,
+            reason="r",
+            expires_at=moment,
+        )
+    found = await cases.due_expiries(db, utcnow(), page=100)
+    assert len({c.id for c in found}) == 150

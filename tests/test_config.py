@@ -24,7 +24,7 @@ def test_defaults() -> None:
     assert settings.database_url == DEFAULT_DATABASE_URL
     assert settings.dev_guild_id is None
     assert (settings.log_level, settings.sql_echo) == ("INFO", False)
-    assert (settings.shard_count, settings.shard_ids) == (1, None)
+    assert (settings.shard_count, settings.shard_ids) == (None, None)  # auto
     assert settings.post_cooldown_seconds == 10.0
     assert (settings.api_base_url, settings.gateway_url) == (None, None)
     assert TOKEN not in repr(settings)
@@ -82,6 +82,9 @@ def test_every_value_parsed() -> None:
         ({"SHARD_COUNT": "2", "SHARD_IDS": "0,¹"}, "SHARD_IDS"),
         ({"SHARD_COUNT": "2", "SHARD_IDS": "9" * 5000}, "SHARD_IDS"),
         ({"SHARD_IDS": "0"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "auto", "SHARD_IDS": "0"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "AUTO", "SHARD_IDS": "0,1"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "automatic"}, "SHARD_COUNT"),
         ({"SHARD_COUNT": "2", "SHARD_IDS": "2"}, "SHARD_IDS"),
         ({"SHARD_COUNT": "2", "SHARD_IDS": "0,x"}, "SHARD_IDS"),
         ({"POST_COOLDOWN_SECONDS": "-1"}, "POST_COOLDOWN_SECONDS"),
@@ -100,6 +103,23 @@ def test_bad_values_name_their_variable(env: dict[str, str], variable: str) -> N
     assert caught.value.variable == variable
     assert str(caught.value).startswith(variable)
     assert TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize("written", ["auto", "Auto", " auto ", ""])
+def test_shard_count_auto_asks_discord(written: str) -> None:
+    settings = load_settings({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": written})
+    assert (settings.shard_count, settings.shard_ids) == (None, None)
+
+
+def test_an_explicit_shard_count_runs_every_shard_of_it() -> None:
+    settings = load_settings({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": "3"})
+    assert (settings.shard_count, settings.shard_ids) == (3, None)
+
+
+def test_shard_ids_with_auto_says_why() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": "auto", "SHARD_IDS": "1"})
+    assert "not auto" in str(caught.value)
 
 
 def test_a_long_bad_value_is_shown_shortened() -> None:

@@ -27,7 +27,7 @@ from bot.db.users import add_user, get_user
 from tests.conftest import empty_postgres, table_names
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = {"users", "posts", "command_syncs", "alembic_version"}
+TABLES = {"users", "posts", "command_syncs", "identify_buckets", "alembic_version"}
 
 
 def _differences(connection: Connection) -> list[Any]:

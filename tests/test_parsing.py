@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import parsing
+from bot import __version__, parsing
 from bot.errors import InvalidInput
-from bot.parsing import SNOWFLAKE_MAX, NumberError, parse_int, parse_snowflake
+from bot.parsing import SNOWFLAKE_MAX, NumberError, parse_int, parse_snowflake, parse_version
 from cogs.posts import parse_post_id
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,6 +127,45 @@ def test_a_post_id_as_typed_or_as_the_list_shows_it(typed: str, post_id: int) ->
 def test_anything_else_gets_the_members_explanation(typed: str) -> None:
     with pytest.raises(InvalidInput, match="Pick one of your posts from the list"):
         parse_post_id(typed)
+
+
+@pytest.mark.parametrize(
+    ("older", "newer"),
+    [("0.1.0", "0.2.0"), ("0.9.0", "0.10.0"), ("1.2", "1.2.1"), ("0.1.9", "1.0"), ("2", "10")],
+)
+def test_versions_compare_as_versions(older: str, newer: str) -> None:
+    assert parse_version(older) < parse_version(newer)
+
+
+def test_trailing_zero_parts_do_not_count() -> None:
+    assert parse_version("1.0.0") == parse_version("1.0") == parse_version("1") == (1,)
+    assert parse_version("0.0") == (0,)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "1.",
+        ".1",
+        "1..2",
+        "v1.2",
+        "1.2.3rc1",
+        "1.2.3+local",
+        "1 .2",
+        "1.²",
+        "1.2.3.4.5",
+        "9" * 50,
+    ],
+)
+def test_anything_but_dotted_numbers_is_not_a_version(text: str) -> None:
+    with pytest.raises(NumberError):
+        parse_version(text)
+
+
+def test_the_bots_own_version_parses() -> None:
+    # The command sync compares versions recorded by other processes with this one.
+    assert parse_version(__version__) >= (0, 1)
 
 
 def test_importing_it_loads_neither_discord_nor_sqlalchemy() -> None:

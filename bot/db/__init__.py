@@ -5,13 +5,14 @@ of ``bot.errors``, and the layers above turn those into replies.
 """
 
 from bot.db.database import DEFAULT_DEADLINE_SECONDS, Database, Unit, deadline_in
-from bot.db.models import Base, CommandSync, Post, User
+from bot.db.models import Base, CommandSync, IdentifyBucket, Post, User
 
 __all__ = [
     "DEFAULT_DEADLINE_SECONDS",
     "Base",
     "CommandSync",
     "Database",
+    "IdentifyBucket",
     "Post",
     "Unit",
     "User",

@@ -7,10 +7,10 @@ with no gap or duplicate; the ``(guild_id, number)`` unique constraint guards it
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import Integer, and_, bindparam, insert, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.base import Executable
@@ -146,11 +146,29 @@ _GET_MODLOG_CHANNEL = Statement(
     select(GuildSettings.modlog_channel_id).where(GuildSettings.guild_id == bindparam("guild_id")),
     name="get_modlog_channel",
 )
+# A snowflake's timestamp lies above its low 22 bits; Discord's shard of a guild is taken from it.
+DISCORD_EPOCH_SHIFT = 22
+BEFORE_ANY_EXPIRY = datetime(1970, 1, 1, tzinfo=UTC)
 _PENDING = and_(Case.kind == CaseKind.BAN.value, Case.lifted_at.is_(None))
+_AFTER_AT = bindparam("after_at", type_=Case.expires_at.type)
 _DUE = Statement(
     select(Case)
-    .where(_PENDING, Case.expires_at.is_not(None), Case.expires_at <= bindparam("now"))
-    .order_by(Case.expires_at)
+    .where(
+        _PENDING,
+        Case.expires_at.is_not(None),
+        Case.expires_at <= bindparam("now"),
+        # The guild's shard, as Discord computes it: (guild_id >> 22) % shard_count.
+        Case.guild_id.op(">>")(literal_column(str(DISCORD_EPOCH_SHIFT), Integer))
+        % bindparam("shard_count", type_=Integer)
+        == bindparam("shard_id"),
+        # Keyset: the page after the last one read, so rows that cannot be lifted now never
+        # hide the ones behind them.
+        or_(
+            Case.expires_at > _AFTER_AT,
+            and_(Case.expires_at == _AFTER_AT, Case.id > bindparam("after_id")),
+        ),
+    )
+    .order_by(Case.expires_at, Case.id)
     .limit(bindparam("limit")),
     name="due_expiries",
 )
@@ -301,9 +319,26 @@ def get_modlog_channel(guild_id: int) -> Query[int | None]:
     return Query(_GET_MODLOG_CHANNEL, {"guild_id": guild_id}, shape)
 
 
-def due_expiries(now: datetime, *, limit: int = 100) -> Query[list[Case]]:
-    """Temporary bans whose time is up and that nobody lifted yet, soonest first."""
-    return Query(_DUE, {"now": now, "limit": limit}, _DUE_SHAPE.all)
+def due_expiries(
+    now: datetime,
+    *,
+    shard_id: int = 0,
+    shard_count: int = 1,
+    after: tuple[datetime, int] = (BEFORE_ANY_EXPIRY, 0),
+    limit: int = 100,
+) -> Query[list[Case]]:
+    """Temporary bans whose time is up and that nobody lifted yet, soonest first, in guilds
+    of one shard (by default the one shard of one: every guild), after ``after`` (the last
+    row's ``(expires_at, id)`` of the page before)."""
+    params = {
+        "now": now,
+        "shard_id": shard_id,
+        "shard_count": shard_count,
+        "after_at": after[0],
+        "after_id": after[1],
+        "limit": limit,
+    }
+    return Query(_DUE, params, _DUE_SHAPE.all)
 
 
 def claim_expiry(case_id: int) -> Query[Case | None]:

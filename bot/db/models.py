@@ -158,6 +158,24 @@ class CommandSync(Base):
     scope: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The Bulletin version that uploaded (``bot.__version__``); None before migration 0005.
+    # An older process never uploads over a newer one's commands during a rolling deploy.
+    bot_version: Mapped[str | None] = mapped_column(String(32))
+
+
+class IdentifyBucket(Base):
+    """When the last IDENTIFY of one gateway rate-limit bucket (``shard_id % max_concurrency``)
+    may go, shared by every shard process of a deployment on PostgreSQL.
+
+    Discord allows one IDENTIFY per bucket every 5 seconds for the whole application, however
+    many processes run its shards. ``identified_at`` may lie in the future: a process
+    reserves the next free moment and waits for it. Unused on SQLite (one process).
+    """
+
+    __tablename__ = "identify_buckets"
+
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    identified_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CaseKind(StrEnum):

@@ -8,6 +8,7 @@ expiries there), so a case exists only once its action succeeded and was recorde
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from bot.db.models import Case, CaseAmendment, CaseKind
 from bot.errors import NotAllowed
 
 CASES_PER_PAGE = 5
+DUE_PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +144,40 @@ async def set_modlog_channel(db: Database, guild_id: int, channel_id: int | None
     await db.write_one(queries.set_modlog_channel(guild_id, channel_id))
 
 
-async def due_expiries(db: Database, now: datetime) -> list[Case]:
-    """Temporary bans due to be lifted (of every guild: the caller keeps its own)."""
-    return await db.read_one(queries.due_expiries(now))
+async def due_expiries(
+    db: Database,
+    now: datetime,
+    *,
+    shard_count: int = 1,
+    shard_ids: Iterable[int] | None = None,
+    page: int = DUE_PAGE,
+) -> list[Case]:
+    """Every temporary ban due to be lifted in the guilds of these shards (None: all of
+    them), soonest first.
+
+    Read in keyset pages to the end, so however many due bans cannot be lifted at the moment
+    (a guild the bot left, a missing permission), none hides the ones behind it.
+    """
+    ids = sorted(set(shard_ids)) if shard_ids is not None else None
+    # All of them at once is the one shard of one; otherwise each shard's guilds in turn.
+    scopes = [(0, 1)] if ids is None or len(ids) >= shard_count else [(i, shard_count) for i in ids]
+    found: list[Case] = []
+    for shard_id, count in scopes:
+        after = (queries.BEFORE_ANY_EXPIRY, 0)
+        while True:
+            batch = await db.read_one(
+                queries.due_expiries(
+                    now, shard_id=shard_id, shard_count=count, after=after, limit=page
+                )
+            )
+            found.extend(batch)
+            if len(batch) < page:
+                break
+            last = batch[-1]
+            assert last.expires_at is not None
+            after = (last.expires_at, last.id)
+    found.sort(key=lambda case: (case.expires_at, case.id))
+    return found
 
 
 async def claim_expiry(db: Database, case_id: int) -> Case | None:

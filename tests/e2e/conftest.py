@@ -57,13 +57,26 @@ class BotRunner:
             await self.stop(bot)
 
     async def start(
-        self, *, client_options: dict[str, Any] | None = None, **changes: Any
+        self,
+        *,
+        client_options: dict[str, Any] | None = None,
+        migrate: bool = True,
+        **changes: Any,
     ) -> Bulletin:
-        """Start a bot; ``changes`` override settings, ``client_options`` go to discord.py."""
+        """Start a bot; ``changes`` override settings, ``client_options`` go to discord.py.
+
+        ``migrate=False`` for bots started together: Alembic's context is one per process.
+        """
         settings = dataclasses.replace(self.settings, **changes)
         db = Database(settings.database_url, deadline=settings.database_deadline_seconds)
-        await upgrade(db)
-        options: dict[str, Any] = {"guild_ready_timeout": 0.05, **(client_options or {})}
+        if migrate:
+            await upgrade(db)
+        options: dict[str, Any] = {
+            "guild_ready_timeout": 0.05,
+            # The emulator's pace (0 unless a test turns Discord's on), not Discord's own 5 s.
+            "identify_interval": self.emulator.settings.identify_interval,
+            **(client_options or {}),
+        }
         bot = Bulletin(settings, db=db, **options)
         task = asyncio.create_task(bot.start(self.emulator.token), name="bulletin-under-test")
         self._running.append((bot, task))

@@ -5,12 +5,14 @@ what the database kept (the cases)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from bot.client import Bulletin
-from bot.db.models import Case
+from bot.db.models import Case, CaseKind
+from bot.db.types import utcnow
 from bot.services import cases
 from sandbox import Emulator, MemberDriver
 from sandbox.permissions import Permission
@@ -354,3 +356,32 @@ async def test_a_temporary_ban_is_lifted_when_due(
     assert case.lifted_at is not None
     [unban] = _requests(emulator, "DELETE", "/bans/")
     assert "Temporary ban ended (case #1)" in (unban.reason or "")
+
+
+async def test_temporary_bans_are_lifted_by_the_process_whose_shard_owns_the_guild(
+    runner: BotRunner, emulator: Emulator
+) -> None:
+    """A process running shard 0 of 2 lifts alpha's bans however many of beta's (shard 1, run
+    by another process that is down) fell due before them, and never touches beta's."""
+    bot = await runner.start(shard_count=2, shard_ids=(0,), tempban_check_seconds=0.2)
+    beta = _guild_id(emulator, "beta")
+    for n in range(150):
+        await cases.record(
+            bot.db,
+            beta,
+            CaseKind.BAN,
+            target_id=900_000_000_000_000_000 + n,
+            moderator_id=None,
+            reason=None,
+            expires_at=utcnow() - timedelta(hours=1),
+        )
+    reply = await emulator.member("moderator").run(
+        "/mod ban", member="alice", reason="cool off", duration="1s"
+    )
+    assert "Case #1" in reply.text
+    await emulator.wait_until(lambda: emulator.bans() == [], timeout=10)
+    [case] = await _cases_of(bot, emulator, "alice")
+    assert case.lifted_at is not None
+    assert [r.path for r in _requests(emulator, "DELETE", f"/guilds/{beta}/")] == []
+    pending = await cases.due_expiries(bot.db, utcnow(), shard_count=2, shard_ids=[1])
+    assert len(pending) == 150

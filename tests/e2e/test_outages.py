@@ -229,11 +229,11 @@ async def test_the_temporary_ban_loop_rides_out_an_outage(
     def failing_once(name: str) -> Any:
         real = getattr(case_service, name)
 
-        async def call(*args: Any) -> Any:
+        async def call(*args: Any, **kwargs: Any) -> Any:
             if failures[name]:
                 failures[name] -= 1
                 raise DatabaseUnavailable("the database did not answer in time")
-            return await real(*args)
+            return await real(*args, **kwargs)
 
         return call
 

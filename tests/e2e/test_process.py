@@ -29,14 +29,42 @@ class BotProcess:
     """One ``python -m bot run`` subprocess and what it wrote."""
 
     def __init__(
-        self, emulator: Emulator, database_url: str, *, modules_file: Path | None = None
+        self,
+        emulator: Emulator,
+        database_url: str,
+        *,
+        modules_file: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.emulator = emulator
         self.database_url = database_url
+        # More settings, such as SHARD_COUNT and SHARD_IDS.
+        self.env = env or {}
         # When set, the process writes the top-level names of its loaded modules there at exit.
         self.modules_file = modules_file
         self.process: asyncio.subprocess.Process | None = None
-        self.stderr = ""
+        self._lines: list[str] = []
+        self._reader: asyncio.Task[None] | None = None
+        self._logged = asyncio.Condition()
+
+    @property
+    def stderr(self) -> str:
+        """Everything the process logged so far."""
+        return "".join(self._lines)
+
+    async def _drain(self) -> None:
+        # Read as it comes: a long run at DEBUG would otherwise fill the pipe and block the bot.
+        assert self.process is not None
+        assert self.process.stderr is not None
+        async for raw in self.process.stderr:
+            self._lines.append(raw.decode(errors="replace"))
+            async with self._logged:
+                self._logged.notify_all()
+
+    async def wait_for_log(self, text: str, timeout: float = 30) -> None:  # noqa: ASYNC109
+        """Wait until the log holds ``text``."""
+        async with asyncio.timeout(timeout), self._logged:
+            await self._logged.wait_for(lambda: text in self.stderr)
 
     async def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DEV_GUILD"))}
@@ -49,21 +77,30 @@ class BotProcess:
             LOG_LEVEL="DEBUG",
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.env)
         command = ["-m", "bot"]
         if self.modules_file is not None:
             # The real `python -m bot`, observed: at exit it lists what stayed loaded.
             command = ["-c", _LIST_MODULES_AT_EXIT.format(path=str(self.modules_file))]
+        self._lines = []
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, *command, cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
         )
+        self._reader = asyncio.create_task(self._drain())
 
     async def stop(self, how: signal.Signals = signal.SIGTERM) -> int:
         assert self.process is not None
         self.process.send_signal(how)
-        _, err = await asyncio.wait_for(self.process.communicate(), timeout=30)
-        self.stderr = err.decode()
-        assert self.process.returncode is not None
-        return self.process.returncode
+        return await self.wait()
+
+    async def wait(self, timeout: float = 30) -> int:  # noqa: ASYNC109 - a wait budget
+        """Wait for the process to end by itself; its exit status."""
+        assert self.process is not None
+        assert self._reader is not None
+        async with asyncio.timeout(timeout):
+            status = await self.process.wait()
+            await self._reader
+        return status
 
 
 async def test_the_bot_process_serves_keeps_data_and_stops_cleanly(

@@ -270,7 +270,7 @@ def test_the_sandbox_ignores_settings_that_point_at_real_things(tmp_path: Path) 
     assert settings.database_url == "sqlite+aiosqlite:///data/sandbox.db"
     assert settings.dev_guild_id is None
     assert settings.api_base_url is None
-    assert settings.shard_count == 1
+    assert settings.shard_count is None  # auto: the emulator decides, as Discord would
     assert settings.post_cooldown_seconds == 3
     other = sandbox_settings(env, "sqlite:///elsewhere.db")
     assert other.database_url == "sqlite+aiosqlite:///elsewhere.db"
