@@ -100,12 +100,13 @@ async def run(suites: list[str], backends: list[str], sequential: int, rounds: i
             started = time.perf_counter()
             async with (
                 temporary_database(backend) as url,
-                temporary_database(backend, suffix="growth") as growth_url,
+                temporary_database(backend, suffix="growth_small") as growth_small_url,
+                temporary_database(backend, suffix="growth_large") as growth_large_url,
                 temporary_database(backend, suffix="world_small") as small_url,
                 temporary_database(backend, suffix="world_large") as large_url,
             ):
                 results.data[backend] = await bench_data_layer(
-                    url, growth_url, (small_url, large_url)
+                    url, (growth_small_url, growth_large_url), (small_url, large_url)
                 )
             took(f"data layer on {backend}", started)
     return results

@@ -14,11 +14,12 @@ Four measurements, each a ratio to a baseline taken in the same run:
 - **Bulk insert**: ``add_many_users`` of 100,000 rows, validation included, against
   ``sqlite3``'s ``executemany`` in one transaction (asyncpg's on PostgreSQL).
 - **Growth**: a profile and a page of posts for a member with 100,000 of 1,000,000 posts,
-  against the same for a member with 100 of 1,000; and the world growing around a member with
+  against the same for a member with 100 of 1,000 (two databases, measured in alternating
+  rounds, as for the world below); and the world growing around a member with
   10 posts: a ``/myposts`` page at 1,000,000 posts and 100 guilds of 1,000 members, against
   the same page at 1,000 posts and 100 members (two databases, measured in alternating
-  rounds). The ``/mod users`` page the issue names next to it has a hook here
-  (``MOD_USERS_PAGE``) for when the command exists.
+  rounds), and beside it an unfiltered ``/mod users`` page (keyset on ``(guild_id, name,
+  id)``) in the same two worlds.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from bot.db.database import DEFAULT_DEADLINE_SECONDS, POSTGRES_POOL_SIZE, SQLITE
 from bot.db.migrate import upgrade
 from bot.db.statements import Prepared, Query
 from bot.db.types import utcnow
+from bot.services.content import MEMBERS_PER_PAGE
 
 GUILD = 1
 MEMBERS = 1000
@@ -59,12 +61,15 @@ SMALL_MEMBERS = 100
 POSTS_EACH = 10
 WORLD_GUILD_BASE = 5_000
 
-# TODO(issue 12 §5): the unfiltered ``/mod users`` page (a keyset page on (guild_id, name,
-# id)) belongs beside the /myposts page in the world growth, goal ≤ 1.5×, but the command
-# does not exist yet. When it does, set this to its query, e.g. ``lambda guild:
-# users.members_page(guild, limit=…)``; ``bench_world_growth`` then measures it at both sizes.
-MOD_USERS_PAGE: Callable[[int], Query[Any]] | None = None
-MOD_USERS_PENDING = "/mod users page"
+# The unfiltered /mod users page measured beside it: a keyset page on (guild_id, name, id)
+# from the middle of the name order, as Next serves it (one more row than the page shows).
+MOD_USERS_AFTER = ("member 5", 0)
+
+
+def mod_users_page(guild: int) -> Query[list[Any]]:
+    """The query behind an unfiltered /mod users page after a cursor mid-way through a guild."""
+    return user_queries.list_members(guild, after=MOD_USERS_AFTER, limit=MEMBERS_PER_PAGE + 1)
+
 
 Call = Callable[[int], Awaitable[Any]]
 
@@ -392,31 +397,59 @@ async def _per_op_us(call: Call, count: int) -> float:
     return (time.perf_counter() - started) / count * 1e6
 
 
-async def bench_growth(url: str, *, samples: int = 2000) -> list[Growth]:
-    """A profile and a page for a member with 100 of 1,000 posts, then 100,000 of 1,000,000."""
-    await upgrade(url)
-    db = Database(url)
-    heavy = 0
+async def bench_growth(
+    small_url: str, large_url: str, *, rounds: int = 6, samples: int = 500
+) -> list[Growth]:
+    """A profile and a page for a member with 100 of 1,000 posts, against one with 100,000
+    of 1,000,000: two databases, measured in alternating rounds (see ``_alternating``)."""
     guild = 77
+    heavy = 0
+    small, large = Database(small_url), Database(large_url)
     try:
-        await db.write_one(
-            user_queries.add_many_users(guild, [(i, f"m{i}", 30) for i in range(1000)])
-        )
-        await _load_posts(db, guild, total=1_000, heavy=100)
-        operations: list[tuple[str, Call]] = [
-            ("/profile", lambda _i: db.read_one(user_queries.get_user(guild, heavy))),
-            (
-                "/myposts page",
+        for db, url, total in ((small, small_url, 1_000), (large, large_url, 1_000_000)):
+            await upgrade(url)
+            await db.write_one(
+                user_queries.add_many_users(guild, [(i, f"m{i}", 30) for i in range(1000)])
+            )
+            await _load_posts(db, guild, total=total, heavy=total // 10)
+
+        def calls(db: Database) -> list[Call]:
+            return [
+                lambda _i: db.read_one(user_queries.get_user(guild, heavy)),
                 lambda _i: db.read_one(post_queries.get_posts_page(guild, heavy, limit=6)),
-            ),
-        ]
-        small = [await _per_op_us(call, samples) for _, call in operations]
-        await _load_posts(db, guild, total=999_000, heavy=99_900)
-        large = [await _per_op_us(call, samples) for _, call in operations]
+            ]
+
+        return await _alternating(
+            ["/profile", "/myposts page"], calls(small), calls(large), rounds, samples
+        )
     finally:
-        await db.close()
+        await small.close()
+        await large.close()
+
+
+async def _alternating(
+    names: list[str], small: list[Call], large: list[Call], rounds: int, samples: int
+) -> list[Growth]:
+    """Each call on the small and the large database, round by round in turn (which goes
+    first alternating), the median round of each: the machine's noise, and the background
+    work a big load leaves (checkpoints, autovacuum), then fall on both sides alike."""
+    timings: dict[str, list[list[float]]] = {
+        "small": [[] for _ in names],
+        "large": [[] for _ in names],
+    }
+    worlds = {"small": small, "large": large}
+    for round_ in range(rounds):
+        order = ("small", "large") if round_ % 2 == 0 else ("large", "small")
+        for world in order:
+            for index, call in enumerate(worlds[world]):
+                timings[world][index].append(await _per_op_us(call, samples))
     return [
-        Growth(name, s, big) for (name, _), s, big in zip(operations, small, large, strict=True)
+        Growth(
+            name,
+            statistics.median(timings["small"][index]),
+            statistics.median(timings["large"][index]),
+        )
+        for index, name in enumerate(names)
     ]
 
 
@@ -517,45 +550,24 @@ async def bench_world_growth(
         await upgrade(large_url)
         for other in range(WORLD_GUILDS):
             await _add_members(large, guild + other, 0, WORLD_MEMBERS)
-        names = ["/myposts page"]
-        page = MOD_USERS_PAGE
-        if page is not None:
-            names.append("/mod users page")
 
         def calls(db: Database) -> list[Call]:
-            found: list[Call] = [
-                lambda _i: db.read_one(post_queries.get_posts_page(guild, 0, limit=6))
+            return [
+                lambda _i: db.read_one(post_queries.get_posts_page(guild, 0, limit=6)),
+                lambda _i: db.read_one(mod_users_page(guild)),
             ]
-            if page is not None:
-                found.append(lambda _i: db.read_one(page(guild)))
-            return found
 
-        timings: dict[str, list[list[float]]] = {
-            "small": [[] for _ in names],
-            "large": [[] for _ in names],
-        }
-        worlds = {"small": calls(small), "large": calls(large)}
-        for round_ in range(rounds):
-            order = ("small", "large") if round_ % 2 == 0 else ("large", "small")
-            for world in order:
-                for index, call in enumerate(worlds[world]):
-                    timings[world][index].append(await _per_op_us(call, samples))
+        return await _alternating(
+            ["/myposts page", "/mod users page"], calls(small), calls(large), rounds, samples
+        )
     finally:
         await small.close()
         await large.close()
-    return [
-        Growth(
-            name,
-            statistics.median(timings["small"][index]),
-            statistics.median(timings["large"][index]),
-        )
-        for index, name in enumerate(names)
-    ]
 
 
 async def bench_data_layer(
     url: str,
-    growth_url: str,
+    growth_urls: tuple[str, str],
     world_urls: tuple[str, str],
     *,
     rounds: int = 5,
@@ -565,7 +577,7 @@ async def bench_data_layer(
         single = await bench_single(db, rounds=rounds, seconds=seconds)
         units = await bench_units(db)
         bulk = await bench_bulk(db)
-    growth = await bench_growth(growth_url)
+    growth = await bench_growth(*growth_urls)
     world = await bench_world_growth(*world_urls)
     return DataResults(single, units, bulk, growth, world)
 
@@ -621,8 +633,6 @@ def data_table(results: dict[str, DataResults]) -> str:
                 f"{backend:<11}{g.operation:<17}{g.small_us:>9.1f}{g.large_us:>9.1f}"
                 f"{g.ratio:>7.2f}{'≤' + format(g.goal, '.1f'):>7}{_mark(g.met):>5}"
             )
-        if MOD_USERS_PAGE is None:
-            lines.append(f"{backend:<11}{MOD_USERS_PENDING:<17}  not measured: no such command yet")
     lines.append(
         "(a member with 10 posts: 1,000,000 posts in 100 guilds of 1,000 members over 1,000 "
         "posts of 100 members)"

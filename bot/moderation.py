@@ -15,7 +15,9 @@ the listener consumes it, so one action makes one case.
 
 from __future__ import annotations
 
+import collections
 import logging
+import time
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,6 +45,10 @@ UNKNOWN_MEMBER = 10007
 UNKNOWN_USER = 10013
 UNKNOWN_BAN = 10026
 CANNOT_DM = 50007
+# Discord sends the ban event within moments of the call; a minute covers a slow gateway.
+EXPECT_EVENT_SECONDS = 60.0
+# Keys of events that never came are swept once this many are pending.
+_PRUNE_PAST = 256
 
 
 class ModerationRefused(BulletinError):
@@ -120,28 +126,58 @@ class Context:
 
 
 class ExpectedEvents:
-    """Ban and unban events the bot caused itself, so the listener records no second case."""
+    """Ban and unban events the bot caused itself, so the listener records no second case.
 
-    def __init__(self) -> None:
-        self._pending: dict[tuple[int, int, str], int] = {}
+    An expectation lasts ``expect_for`` seconds: an event that never comes (a dropped
+    gateway connection, the intent turned off) must not make a later ban by hand, in
+    Discord's own menu, pass for the bot's and go without a case.
+    """
+
+    def __init__(
+        self,
+        *,
+        expect_for: float = EXPECT_EVENT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._expect_for = expect_for
+        self._clock = clock
+        self._pending: dict[tuple[int, int, str], collections.deque[float]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(until) for until in self._pending.values())
 
     def expect(self, guild_id: int, user_id: int, kind: CaseKind) -> None:
+        now = self._clock()
+        if len(self._pending) >= _PRUNE_PAST:
+            for key in list(self._pending):
+                self._live(key, now)
         key = (guild_id, user_id, kind.value)
-        self._pending[key] = self._pending.get(key, 0) + 1
+        self._pending.setdefault(key, collections.deque()).append(now + self._expect_for)
 
     def forget(self, guild_id: int, user_id: int, kind: CaseKind) -> None:
         self.consume(guild_id, user_id, kind)
 
     def consume(self, guild_id: int, user_id: int, kind: CaseKind) -> bool:
         key = (guild_id, user_id, kind.value)
-        count = self._pending.get(key, 0)
-        if count == 0:
+        until = self._live(key, self._clock())
+        if not until:
             return False
-        if count == 1:
+        until.popleft()
+        if not until:
             del self._pending[key]
-        else:
-            self._pending[key] = count - 1
         return True
+
+    def _live(self, key: tuple[int, int, str], now: float) -> collections.deque[float] | None:
+        """The key's expectations still in time, the lapsed ones dropped."""
+        until = self._pending.get(key)
+        if until is None:
+            return None
+        while until and until[0] <= now:
+            until.popleft()
+        if not until:
+            del self._pending[key]
+            return None
+        return until
 
 
 def check_hierarchy(

@@ -18,7 +18,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.db.errors import DatabaseUnavailable
+from bot.db.errors import DatabaseUnavailable, WriteOutcomeUnknown
 from bot.display import QUOTE_LIMIT, display_text
 from bot.errors import BulletinError
 from bot.replies import current_reply
@@ -97,13 +97,22 @@ def _retry_text(seconds: float) -> str:
     return f"{whole} second{'s' if whole != 1 else ''}"
 
 
+UNAVAILABLE = "The database is temporarily unavailable. Please try again in a moment."
+# A change sent before the database stopped answering may still be applied when it comes
+# back: the member is told it is unconfirmed, never that it failed.
+UNCONFIRMED = (
+    "The database is temporarily unavailable and did not confirm this change in time, so it "
+    "may still have been saved. Please check before trying again."
+)
+
+
 def explain(error: Exception) -> str | None:  # noqa: PLR0911 - one case per error class
     """The sentence a member gets for an expected failure, or None for an unexpected one."""
     if isinstance(error, BulletinError):
         return error.user_message
     if isinstance(error, DatabaseUnavailable):
         # Logged once per outage by the database itself, not once per command.
-        return "The database is temporarily unavailable. Please try again in a moment."
+        return UNCONFIRMED if isinstance(error, WriteOutcomeUnknown) else UNAVAILABLE
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"You're doing that too often. Try again in {_retry_text(error.retry_after)}."
     if isinstance(error, app_commands.NoPrivateMessage):

@@ -26,6 +26,7 @@ from reliability.replies import (
     internal_errors,
     published_post_id,
     says_unavailable,
+    says_unconfirmed,
     shown_error_ids,
 )
 from reliability.report import FaultResult
@@ -133,7 +134,12 @@ async def run_fault(
         if failed:
             result.problems.append(f"not served after the fault: {sorted(set(failed))}")
     result.restarted = bot.pid != pid or bot.process is None or bot.process.returncode is not None
-    titles = {o.title for o in during if o.title}
+    # A post told "may still have been saved" may be stored without contradicting its reply.
+    titles = {
+        o.title
+        for o in during
+        if o.title and not (o.reply is not None and says_unconfirmed(o.reply))
+    }
     result.writes_stored = sum(1 for _, t in await stored_posts(database_url) if t in titles)
     return result
 
@@ -153,6 +159,8 @@ def _judge(result: FaultResult, during: list[_Outcome]) -> None:
             continue  # no answer: counted as late from the emulator's records
         if says_unavailable(reply):
             result.told_unavailable += 1
+            if says_unconfirmed(reply):
+                result.writes_unconfirmed += 1
         elif "error id" not in reply.text:
             result.served += 1
             if outcome.write:

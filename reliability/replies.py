@@ -14,6 +14,8 @@ from sandbox import Message, Reply
 # bot.reporting.error_embed's title: an expected refusal, as opposed to an answer.
 REFUSED_TITLE = "That didn't work"
 UNAVAILABLE = "temporarily unavailable"
+# A write that may have reached the database before it stopped answering: not a failure.
+UNCONFIRMED = "may still have been saved"
 _ERROR_ID = re.compile(r"error id `([0-9a-f]+)`")
 _POST_TITLE = re.compile(r"^#(\d+) · ")
 
@@ -24,6 +26,10 @@ def is_refusal(reply: Reply) -> bool:
 
 def says_unavailable(reply: Reply) -> bool:
     return reply.ephemeral and UNAVAILABLE in reply.text
+
+
+def says_unconfirmed(reply: Reply) -> bool:
+    return says_unavailable(reply) and UNCONFIRMED in reply.text
 
 
 def error_id(text: str) -> str | None:

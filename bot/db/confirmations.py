@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy import bindparam, delete, insert
 
 from bot.db.models import PendingConfirmation
-from bot.db.statements import ModelShape, Query, Statement
+from bot.db.statements import ModelShape, Query, Statement, nothing
 from bot.db.types import utcnow
+
+# Longer than any button lives (CONFIRM_TIMEOUT_SECONDS is at most 600) plus any clock
+# difference between processes: a request older than this can no longer be confirmed.
+KEPT_FOR = timedelta(hours=1)
 
 _ADD = Statement(
     insert(PendingConfirmation)
@@ -33,6 +39,22 @@ _TAKE = Statement(
     name="take_confirmation",
 )
 _TAKE_SHAPE = ModelShape(PendingConfirmation, _TAKE)
+
+
+_FORGET = Statement(
+    delete(PendingConfirmation).where(
+        PendingConfirmation.guild_id == bindparam("guild_id"),
+        PendingConfirmation.created_at
+        < bindparam("before", type_=PendingConfirmation.created_at.type),
+    ),
+    name="forget_stale_confirmations",
+)
+
+
+def forget_stale(guild_id: int, *, now: datetime | None = None) -> Query[None]:
+    """Drop this guild's requests whose buttons expired unpressed (nobody else removes them)."""
+    params = {"guild_id": guild_id, "before": (now or utcnow()) - KEPT_FOR}
+    return Query(_FORGET, params, nothing)
 
 
 def add_confirmation(

@@ -25,16 +25,23 @@ connection costs no round trip.
 
 Every unit has a deadline: the one set for the current task by ``deadline_in(seconds)``
 (the bot sets it from each interaction's receipt), else ``UNATTENDED_SECONDS`` from now for
-work nobody waits on (start-up, bulk loads, tools). Waits
-for a connection, a pool slot or the write lock fall inside it; past it the unit raises
-``DatabaseUnavailable``. What is cut short never half-happens, and replies tell the truth:
-a multi-statement unit is rolled back after whatever statement was in flight; a single
-SQLite write is started by SQLite's thread only before its deadline, and once started is not
-abandoned (``busy_timeout``, no longer than the deadline, bounds it); a PostgreSQL connection whose statement overran is terminated,
-not reused, since on a stalled network neither a ROLLBACK nor a cancel request would arrive
-(the server then rolls back through ``idle_in_transaction_session_timeout`` and the TCP
-keepalives each connection sets). An outage is logged once when it starts and once when it
-ends, with its length; nothing needs a restart when the database is back.
+work nobody waits on (start-up, bulk loads, tools). Waits for a connection, a pool slot or
+the write lock fall inside it; past it the unit raises ``DatabaseUnavailable``. What is cut
+short never half-happens, and replies tell the truth:
+
+- a multi-statement unit is rolled back after whatever statement was in flight;
+- a single SQLite write is started by SQLite's thread only before its deadline, and once
+  started is not abandoned (``busy_timeout``, no longer than the deadline, bounds it);
+- a PostgreSQL connection whose statement overran is terminated, not reused, since on a
+  stalled network neither a ROLLBACK nor a cancel request would arrive (the server then
+  rolls back an open transaction through ``idle_in_transaction_session_timeout`` and the
+  TCP keepalives each connection sets). But a single write (autocommit) or a COMMIT that
+  was sent may still commit when its bytes arrive late, and no client can know: those
+  raise ``WriteOutcomeUnknown``, a ``DatabaseUnavailable`` whose reply says the change is
+  unconfirmed rather than failed.
+
+An outage is logged once when it starts and once when it ends, with its length; nothing
+needs a restart when the database is back.
 
 Driver errors become ``bot.db.errors`` classes by their codes.
 """
@@ -64,6 +71,7 @@ from bot.db.errors import (
     DatabaseUnavailable,
     ForeignKeyViolation,
     UniqueViolation,
+    WriteOutcomeUnknown,
 )
 from bot.db.statements import Prepared, Query, Row
 
@@ -624,6 +632,17 @@ def _postgres_error(error: BaseException) -> DatabaseError:
     return DatabaseError(f"{type(error).__name__}: {error}")
 
 
+def _answer_or_unknown(what: str, error: BaseException) -> BaseException:
+    """What a failed write becomes once it may have reached the server: a refusal (an
+    answer) as its own class; a lost answer, or no answer in time, as WriteOutcomeUnknown."""
+    if isinstance(error, TimeoutError):
+        return WriteOutcomeUnknown(f"{what} was sent but not confirmed in time")
+    found = _postgres_error(error)
+    if isinstance(found, DatabaseUnavailable):
+        return WriteOutcomeUnknown(f"{what} was sent but its connection was lost: {found}")
+    return found
+
+
 async def _keep_session(_connection: asyncpg.Connection) -> None:
     """The pool's reset hook: nothing to reset, so no round trip on release."""
 
@@ -732,18 +751,52 @@ class _Postgres:
             except (asyncpg.PostgresError, *_PG_UNAVAILABLE) as error:
                 raise _postgres_error(error) from error
 
-    write_one = read_one
+    async def write_one(self, sql: str, args: Sequence[Any], when: float) -> Sequence[Row]:
+        async with self._connection(when) as connection:
+            # From here the statement may reach the server and commit on its own (autocommit),
+            # even after the connection is dropped: a stalled network delivers it late.
+            try:
+                async with asyncio.timeout_at(when):
+                    return await connection.fetch(sql, *args)  # type: ignore[no-any-return]
+            except (TimeoutError, asyncpg.PostgresError, *_PG_UNAVAILABLE) as error:
+                raise _answer_or_unknown("the write", error) from error
 
     @contextlib.asynccontextmanager
-    async def _unit(self, when: float, begin: str) -> AsyncIterator[_Connection]:
-        async with self._connection(when) as connection, asyncio.timeout_at(when):
+    async def _unit(self, when: float, begin: str, *, writes: bool) -> AsyncIterator[_Connection]:
+        async with self._connection(when) as connection:
             unit = _PostgresConnection(connection)
-            await unit.fetch(begin, ())
-            yield unit
-            await unit.fetch("COMMIT", ())
+            async with asyncio.timeout_at(when):
+                await unit.fetch(begin, ())
+                yield unit
+            # Until COMMIT is sent, a dropped connection rolls the transaction back; once it
+            # is sent, only the server's answer tells whether it committed.
+            if not writes:
+                async with asyncio.timeout_at(when):
+                    await unit.fetch("COMMIT", ())
+                return
+            try:
+                async with asyncio.timeout_at(when):
+                    await connection.execute("COMMIT")
+            except (TimeoutError, asyncpg.PostgresError, *_PG_UNAVAILABLE) as error:
+                raise _answer_or_unknown("the COMMIT", error) from error
 
     def read_unit(self, when: float) -> contextlib.AbstractAsyncContextManager[_Connection]:
-        return self._unit(when, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return self._unit(when, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", writes=False)
 
     def write_unit(self, when: float) -> contextlib.AbstractAsyncContextManager[_Connection]:
-        return self._unit(when, "BEGIN")
+        return self._unit(when, "BEGIN", writes=True)
+
+
+@contextlib.contextmanager
+def _unconfirmed(what: str) -> Iterator[None]:
+    """Turn a lost answer to something already sent into WriteOutcomeUnknown.
+
+    A refusal (a constraint, a syntax error) is an answer and passes through unchanged."""
+    try:
+        yield
+    except TimeoutError as error:
+        raise WriteOutcomeUnknown(f"{what} was sent but not confirmed in time") from error
+    except DatabaseUnavailable as error:
+        raise WriteOutcomeUnknown(f"{what} was sent but the connection was lost: {error}") from (
+            error
+        )

@@ -22,3 +22,12 @@ class ForeignKeyViolation(DatabaseError):
 
 class DatabaseUnavailable(DatabaseError):
     """The database cannot be reached, or the connection to it was lost."""
+
+
+class WriteOutcomeUnknown(DatabaseUnavailable):
+    """A write (or its COMMIT) may have reached the database, but no answer came in time.
+
+    The connection is dropped, so nothing more happens on it; what was sent may still
+    commit on a server that was slow or behind a stalled network. A reply must not say the
+    change failed, only that it is unconfirmed.
+    """

@@ -82,8 +82,12 @@ async def ask(
     target_id: int,
     reason: str | None,
 ) -> tuple[int, int]:
-    """Keep a request for Confirm; its id, and the member's post count (for the question)."""
+    """Keep a request for Confirm; its id, and the member's post count (for the question).
+
+    Requests whose buttons expired unpressed are dropped here, so the table holds only
+    the last hour's."""
     async with db.write() as unit:
+        await unit.run(confirmations.forget_stale(guild_id))
         count = await unit.run(post_queries.count_posts(guild_id, target_id))
         request = await unit.run(
             confirmations.add_confirmation(guild_id, moderator_id, action, target_id, reason)
