@@ -568,9 +568,11 @@ class Moderation(commands.Cog):
                 log.exception("Could not lift case #%s's ban in guild %s", case.number, guild.id)
 
     async def _lift(self, guild: discord.Guild, case: Case) -> None:
+        # Held, not closed, until Discord answers: if this process dies or the database
+        # fails in between, the lease runs out and a later round lifts the ban.
         claimed = await cases.claim_expiry(self.bot.db, case.id)
         if claimed is None:
-            return  # another process got it
+            return  # another process holds it, or it was closed meanwhile
         self.expected.expect(guild.id, case.target_id, CaseKind.UNBAN)
         try:
             await guild.unban(
@@ -579,6 +581,8 @@ class Moderation(commands.Cog):
         except discord.HTTPException as error:
             self.expected.forget(guild.id, case.target_id, CaseKind.UNBAN)
             if error.code == UNKNOWN_BAN:
+                self._backoff.pop(case.id, None)
+                await cases.mark_expiry_lifted(self.bot.db, case.id)
                 await edit_modlog(guild, claimed, note="Already lifted.")
                 return
             await cases.release_expiry(self.bot.db, case.id)
@@ -593,6 +597,17 @@ class Moderation(commands.Cog):
             )
             return
         self._backoff.pop(case.id, None)
+        if await cases.mark_expiry_lifted(self.bot.db, case.id) is None:
+            # A ban or unban by a moderator closed the case while the call was under way;
+            # if it was a new ban, this unban may have landed after it.
+            log.warning(
+                "Case #%s in guild %s was closed by a later case while its ban was being "
+                "lifted; check that member %s's ban is as the moderators left it",
+                case.number,
+                guild.id,
+                case.target_id,
+            )
+            return
         await edit_modlog(guild, claimed, note="The temporary ban ended and was lifted.")
 
 

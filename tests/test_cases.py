@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot.db import Database
+from bot.db import cases as case_queries
 from bot.db.models import CaseKind
 from bot.db.types import utcnow
 from bot.errors import CaseNotFound, NotAllowed
@@ -103,10 +104,46 @@ async def test_a_due_expiry_is_claimed_exactly_once(db: Database) -> None:
     assert [c.number for c in due] == [ban.number]
     claims = await asyncio.gather(*(cases.claim_expiry(db, ban.id) for _ in range(10)))
     assert sum(c is not None for c in claims) == 1
-    assert await cases.due_expiries(db, utcnow()) == []
+    assert await cases.due_expiries(db, utcnow()) == []  # held while it is being lifted
+    await cases.mark_expiry_lifted(db, ban.id)
     assert [c.number for c in await cases.due_expiries(db, utcnow() + timedelta(days=2))] == [
         later.number
     ]
+
+
+async def test_a_claim_is_a_lease_that_runs_out_if_its_holder_never_answers(
+    db: Database,
+) -> None:
+    ban = await cases.record(
+        db,
+        GUILD,
+        CaseKind.BAN,
+        target_id=TARGET,
+        moderator_id=MOD,
+        reason="r",
+        expires_at=utcnow() - timedelta(seconds=1),
+    )
+    now = utcnow()
+    assert await db.write_one(case_queries.claim_expiry(ban.id, now=now)) is not None
+    # The holder dies before Discord answers. Within the lease nobody else takes it...
+    within = now + case_queries.EXPIRY_LEASE - timedelta(seconds=1)
+    assert await cases.due_expiries(db, within) == []
+    assert await db.write_one(case_queries.claim_expiry(ban.id, now=within)) is None
+    # ...after it, the ban is due again and one process claims it.
+    after = now + case_queries.EXPIRY_LEASE + timedelta(seconds=1)
+    assert [c.id for c in await cases.due_expiries(db, after)] == [ban.id]
+    claims = await asyncio.gather(
+        *(db.write_one(case_queries.claim_expiry(ban.id, now=after)) for _ in range(5))
+    )
+    assert sum(c is not None for c in claims) == 1
+    # A failed lifting gives it back at once; a done one closes it for good.
+    await cases.release_expiry(db, ban.id)
+    assert [c.id for c in await cases.due_expiries(db, after)] == [ban.id]
+    lifted = await cases.mark_expiry_lifted(db, ban.id)
+    assert lifted is not None
+    assert lifted.lifted_at is not None
+    assert await cases.due_expiries(db, after + timedelta(days=1)) == []
+    assert await cases.mark_expiry_lifted(db, ban.id) is None  # closed once
 
 
 async def test_a_later_ban_or_an_unban_cancels_a_pending_expiry(db: Database) -> None:

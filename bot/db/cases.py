@@ -7,7 +7,7 @@ with no gap or duplicate; the ``(guild_id, number)`` unique constraint guards it
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, insert, literal_column, or_, select, update
@@ -151,12 +151,19 @@ DISCORD_EPOCH_SHIFT = 22
 BEFORE_ANY_EXPIRY = datetime(1970, 1, 1, tzinfo=UTC)
 _PENDING = and_(Case.kind == CaseKind.BAN.value, Case.lifted_at.is_(None))
 _AFTER_AT = bindparam("after_at", type_=Case.expires_at.type)
+_NOW = bindparam("now", type_=Case.lifted_at.type)
+# Nobody is lifting it: never claimed, released, or its claimant's lease ran out.
+_UNCLAIMED = or_(Case.expiry_claimed_until.is_(None), Case.expiry_claimed_until <= _NOW)
+# How long a process may take to lift a ban it claimed before another may try: far more
+# than one HTTP call, and the most a ban outlives its end when a process dies holding it.
+EXPIRY_LEASE = timedelta(minutes=5)
 _DUE = Statement(
     select(Case)
     .where(
         _PENDING,
         Case.expires_at.is_not(None),
-        Case.expires_at <= bindparam("now"),
+        Case.expires_at <= _NOW,
+        _UNCLAIMED,
         # The guild's shard, as Discord computes it: (guild_id >> 22) % shard_count.
         Case.guild_id.op(">>")(literal_column(str(DISCORD_EPOCH_SHIFT), Integer))
         % bindparam("shard_count", type_=Integer)
@@ -173,17 +180,28 @@ _DUE = Statement(
     name="due_expiries",
 )
 _DUE_SHAPE = ModelShape(Case, _DUE)
-# Claimed by the one process whose UPDATE changes the row: no expiry is lifted twice.
+# Claimed by the one process whose UPDATE changes the row: no expiry is lifted twice at once.
 _CLAIM = Statement(
     update(Case)
-    .where(Case.id == bindparam("case_id"), Case.lifted_at.is_(None))
-    .values(lifted_at=bindparam("now", type_=Case.lifted_at.type))
+    .where(Case.id == bindparam("case_id"), Case.lifted_at.is_(None), _UNCLAIMED)
+    .values(expiry_claimed_until=bindparam("until", type_=Case.lifted_at.type))
     .returning(Case),
     name="claim_expiry",
 )
 _CLAIM_SHAPE = ModelShape(Case, _CLAIM)
+_LIFTED = Statement(
+    update(Case)
+    .where(Case.id == bindparam("case_id"), Case.lifted_at.is_(None))
+    .values(lifted_at=_NOW, expiry_claimed_until=None)
+    .returning(Case),
+    name="mark_expiry_lifted",
+)
+_LIFTED_SHAPE = ModelShape(Case, _LIFTED)
 _RELEASE = Statement(
-    update(Case).where(Case.id == bindparam("case_id")).values(lifted_at=None).returning(Case.id),
+    update(Case)
+    .where(Case.id == bindparam("case_id"), Case.lifted_at.is_(None))
+    .values(expiry_claimed_until=None)
+    .returning(Case.id),
     name="release_expiry",
 )
 _CANCEL = Statement(
@@ -341,9 +359,17 @@ def due_expiries(
     return Query(_DUE, params, _DUE_SHAPE.all)
 
 
-def claim_expiry(case_id: int) -> Query[Case | None]:
-    """Mark a temporary ban lifted; None if another process claimed it first."""
-    return Query(_CLAIM, {"case_id": case_id, "now": utcnow()}, _CLAIM_SHAPE.one_or_none)
+def claim_expiry(case_id: int, *, now: datetime | None = None) -> Query[Case | None]:
+    """Hold a due temporary ban for lifting, for ``EXPIRY_LEASE``; None if it is lifted,
+    closed, or held by another process whose lease still runs."""
+    moment = now or utcnow()
+    params = {"case_id": case_id, "now": moment, "until": moment + EXPIRY_LEASE}
+    return Query(_CLAIM, params, _CLAIM_SHAPE.one_or_none)
+
+
+def mark_expiry_lifted(case_id: int) -> Query[Case | None]:
+    """Discord lifted the ban: close the expiry; None if a later ban or unban closed it."""
+    return Query(_LIFTED, {"case_id": case_id, "now": utcnow()}, _LIFTED_SHAPE.one_or_none)
 
 
 def cancel_expiries(guild_id: int, target_id: int) -> Query[list[int]]:
@@ -353,7 +379,7 @@ def cancel_expiries(guild_id: int, target_id: int) -> Query[list[int]]:
 
 
 def release_expiry(case_id: int) -> Query[bool]:
-    """Give a claimed expiry back (lifting it failed; it will be tried again)."""
+    """Give a claimed expiry back at once (lifting it failed; it will be tried again)."""
     return Query(_RELEASE, {"case_id": case_id}, bool)
 
 

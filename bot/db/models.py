@@ -262,7 +262,10 @@ class Case(Base):
     reason: Mapped[str | None] = mapped_column(String(REASON_MAX))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set only once Discord has lifted the ban (or a later ban or unban closed it).
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A process lifting the ban holds it until then; a lease that runs out is taken again.
+    expiry_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     modlog_channel_id: Mapped[int | None] = mapped_column(BigInteger)
     modlog_message_id: Mapped[int | None] = mapped_column(BigInteger)
 

@@ -181,8 +181,16 @@ async def due_expiries(
 
 
 async def claim_expiry(db: Database, case_id: int) -> Case | None:
-    """Claim a due expiry; None if another process already did."""
+    """Hold a due expiry while lifting it; None if it is lifted, closed or held elsewhere.
+
+    The hold is a lease (``EXPIRY_LEASE``): a process that dies before Discord answers, or
+    cannot write the release, only delays the lifting until the lease runs out."""
     return await db.write_one(queries.claim_expiry(case_id))
+
+
+async def mark_expiry_lifted(db: Database, case_id: int) -> Case | None:
+    """Record that Discord lifted the ban; None if a later ban or unban closed it meanwhile."""
+    return await db.write_one(queries.mark_expiry_lifted(case_id))
 
 
 async def release_expiry(db: Database, case_id: int) -> None:

@@ -16,14 +16,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import bindparam, update
 
 from bot.db import Database, deadline_in
+from bot.db import cases as case_queries
 from bot.db import posts as post_queries
 from bot.db import users as user_queries
 from bot.db.database import sqlite_path
 from bot.db.errors import DatabaseUnavailable, WriteOutcomeUnknown
 from bot.db.migrate import upgrade
-from bot.db.models import CaseKind
+from bot.db.models import Case, CaseKind
+from bot.db.statements import Query, Statement, nothing
 from bot.db.types import utcnow
 from bot.services import cases as case_service
 from reliability.faults import StallRelay
@@ -299,4 +302,71 @@ async def test_the_temporary_ban_loop_rides_out_an_outage(
             lambda: all(b.user.id != carol.id for b in emulator.bans()), timeout=15
         )
     assert failures == {"due_expiries": 0, "claim_expiry": 0}
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+_LEASE_RUN_OUT = Statement(
+    update(Case)
+    .where(Case.id == bindparam("case_id"))
+    .values(expiry_claimed_until=bindparam("when", type_=Case.lifted_at.type)),
+    name="lease_run_out",
+)
+
+
+async def test_a_lifted_ban_whose_record_failed_is_closed_once_its_lease_runs_out(
+    bots: BotRunner,
+    emulator: Emulator,
+    sqlite_url: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Claiming an expiry used to close it: a process that died, or could not write, between
+    the claim and Discord's answer left the ban in place for good. The claim is a lease now,
+    and the expiry closes only once Discord has lifted the ban."""
+    bot = await bots.start(database_url=sqlite_url, tempban_check_seconds=1.0)
+    guild = emulator.guild()
+    carol = emulator.user("carol")
+    await emulator.ban("carol")
+    async with asyncio.timeout(10):
+        while not await case_service.history(bot.db, guild.id, carol.id):  # noqa: ASYNC110 - the database has no event to wait on
+            await asyncio.sleep(0.05)
+    ban = await case_service.record(
+        bot.db,
+        guild.id,
+        CaseKind.BAN,
+        target_id=carol.id,
+        moderator_id=emulator.user("moderator").id,
+        reason="a week off",
+        expires_at=utcnow() - timedelta(seconds=1),
+    )
+    real = case_service.mark_expiry_lifted
+    attempts: list[int] = []
+
+    async def failing_first(db: Database, case_id: int) -> Case | None:
+        attempts.append(case_id)
+        if len(attempts) == 1:
+            raise DatabaseUnavailable("the database did not answer in time")
+        return await real(db, case_id)
+
+    monkeypatch.setattr(case_service, "mark_expiry_lifted", failing_first)
+    with caplog.at_level(logging.INFO):
+        await emulator.wait_until(
+            lambda: all(b.user.id != carol.id for b in emulator.bans()), timeout=15
+        )
+        await asyncio.sleep(1.5)  # a round of the loop: the held expiry is not taken again
+        assert attempts == [ban.id]
+        after_lease = utcnow() + case_queries.EXPIRY_LEASE + timedelta(seconds=1)
+        assert await case_service.due_expiries(bot.db, utcnow()) == []  # held, not closed
+        assert [c.id for c in await case_service.due_expiries(bot.db, after_lease)] == [ban.id]
+
+        # The process that held it is gone (here: its lease runs out by hand).
+        await bot.db.write_one(
+            Query(_LEASE_RUN_OUT, {"case_id": ban.id, "when": utcnow()}, nothing)
+        )
+        async with asyncio.timeout(10):
+            while await case_service.due_expiries(bot.db, after_lease):  # noqa: ASYNC110 - the database has no event to wait on
+                await asyncio.sleep(0.05)
+    # Discord had lifted it already (10026): closed, not lifted twice, nothing left behind.
+    assert attempts == [ban.id, ban.id]
+    assert all(b.user.id != carol.id for b in emulator.bans())
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
