@@ -5,7 +5,9 @@ moment the emulator dispatches the interaction to the bot's final visible answer
 time (p50, p99), the throughput with 50 members acting at once, and the time each command
 spent in units of work. Beside each, the same figures for /about, which touches no database,
 measured in the same run: the ratios say what the database and the command's own work cost
-on top of Discord round trips. The goals: throughput at least half of /about's, and a p50
+on top of Discord round trips. /about is measured interleaved with each command, sample by
+sample and round by round, and each ratio is taken against the /about beside it: these
+machines' noise then falls on both sides alike. The goals: throughput at least half of /about's, and a p50
 within 1 ms of /about's.
 
 ``bench.cli`` runs it on SQLite, and on PostgreSQL when a server answers.
@@ -108,41 +110,76 @@ async def _settled(db: Database) -> None:
         await asyncio.sleep(0.1)
 
 
-async def _measure(
-    emulator: Emulator,
-    db: Database,
-    command: str,
-    members: list[str],
-    *,
-    sequential: int,
-    rounds: int,
-) -> Figures:
-    action = _action(command)
-    drivers = [emulator.member(name) for name in members]
-    latencies: list[float] = []
-    await _settled(db)
-    db_seconds = db.stats.seconds
-    for i in range(sequential):
-        reply = await action(drivers[i % len(drivers)], i)
-        latencies.append(_latency(reply))
-    db_seconds = db.stats.seconds - db_seconds
-    rates: list[float] = []
-    offset = sequential
-    for _ in range(rounds):
-        batch = [drivers[(offset + j) % len(drivers)] for j in range(CONCURRENCY)]
-        replies = await asyncio.gather(*(action(d, offset + j) for j, d in enumerate(batch)))
-        offset += CONCURRENCY
-        start = min(r.interaction.dispatched_at for r in replies)
-        end = max(r.interaction.last_change for r in replies)
-        rates.append(len(replies) / (end - start))
+async def _rate(action: Action, drivers: list[MemberDriver], offset: int) -> float:
+    """Interactions per second with ``CONCURRENCY`` members acting at once."""
+    batch = [drivers[(offset + j) % len(drivers)] for j in range(CONCURRENCY)]
+    replies = await asyncio.gather(*(action(d, offset + j) for j, d in enumerate(batch)))
+    start = min(r.interaction.dispatched_at for r in replies)
+    end = max(r.interaction.last_change for r in replies)
+    return len(replies) / (end - start)
+
+
+def _figures(command: str, latencies: list[float], rates: list[float]) -> Figures:
     return Figures(
         command=command,
         samples=len(latencies),
         p50_ms=_percentile(latencies, 0.5) * 1000,
         p99_ms=_percentile(latencies, 0.99) * 1000,
         throughput_per_s=statistics.median(rates),
-        db_ms=db_seconds / sequential * 1000,
     )
+
+
+async def _measure(
+    emulator: Emulator,
+    db: Database,
+    command: str,
+    members: list[str],
+    *,
+    start: int,
+    sequential: int,
+    rounds: int,
+) -> tuple[Figures, Figures]:
+    """The command and /about, interleaved sample by sample and round by round (which goes
+    first alternating), so the machine's noise falls on both: the command's figures with
+    their ratios to the /about measured beside them, and that /about's."""
+    act, about = _action(command), _action(BASELINE)
+    drivers = [emulator.member(name) for name in members]
+    await _settled(db)
+    own: list[float] = []
+    base: list[float] = []
+    db_seconds = 0.0
+    for i in range(sequential):
+        member = drivers[(start + i) % len(drivers)]
+        before = db.stats.seconds
+        if i % 2:
+            base.append(_latency(await about(member, start + i)))
+        own.append(_latency(await act(member, start + i)))
+        db_seconds += db.stats.seconds - before
+        if not i % 2:
+            base.append(_latency(await about(member, start + i)))
+    own_rates: list[float] = []
+    base_rates: list[float] = []
+    offset = start + sequential
+    for round_ in range(rounds):
+        await _settled(db)
+        if round_ % 2:
+            base_rates.append(await _rate(about, drivers, offset))
+        own_rates.append(await _rate(act, drivers, offset))
+        if not round_ % 2:
+            await _settled(db)
+            base_rates.append(await _rate(about, drivers, offset))
+        offset += CONCURRENCY
+    figures = _figures(command, own, own_rates)
+    baseline = _figures(BASELINE, base, base_rates)
+    figures.db_ms = db_seconds / sequential * 1000
+    figures.p50_ratio = figures.p50_ms / baseline.p50_ms
+    figures.p50_over_baseline_ms = figures.p50_ms - baseline.p50_ms
+    figures.p99_ratio = figures.p99_ms / baseline.p99_ms
+    # The median of the paired rounds' ratios: each pair ran under the same conditions.
+    figures.throughput_ratio = statistics.median(
+        o / b for o, b in zip(own_rates, base_rates, strict=True)
+    )
+    return figures, baseline
 
 
 async def bench_backend(backend: str, sequential: int, rounds: int) -> Run:
@@ -163,19 +200,25 @@ async def bench_backend(backend: str, sequential: int, rounds: int) -> Run:
             # Warm up: first-use costs (imports, connection pools, prepared statements).
             for name in members[:5]:
                 await emulator.member(name).run(BASELINE)
-            baseline = await _measure(
-                emulator, db, BASELINE, members, sequential=sequential, rounds=rounds
-            )
-            run.figures.append(baseline)
+            baselines: list[Figures] = []
+            # /register goes first and registers every member the others then act as.
             for command in COMMANDS:
-                figures = await _measure(
-                    emulator, db, command, members, sequential=sequential, rounds=rounds
+                figures, baseline = await _measure(
+                    emulator, db, command, members, start=0, sequential=sequential, rounds=rounds
                 )
-                figures.p50_ratio = figures.p50_ms / baseline.p50_ms
-                figures.p50_over_baseline_ms = figures.p50_ms - baseline.p50_ms
-                figures.p99_ratio = figures.p99_ms / baseline.p99_ms
-                figures.throughput_ratio = figures.throughput_per_s / baseline.throughput_per_s
                 run.figures.append(figures)
+                baselines.append(baseline)
+            # /about's own row: the median of what was measured beside each command.
+            run.figures.insert(
+                0,
+                Figures(
+                    command=BASELINE,
+                    samples=sum(b.samples for b in baselines),
+                    p50_ms=statistics.median(b.p50_ms for b in baselines),
+                    p99_ms=statistics.median(b.p99_ms for b in baselines),
+                    throughput_per_s=statistics.median(b.throughput_per_s for b in baselines),
+                ),
+            )
             problems = emulator.violations or emulator.unanswered()
             if problems:
                 raise RuntimeError(f"the run was not clean: {problems[:3]}")
