@@ -15,8 +15,12 @@ with a declared name, the declared type and one value of the JSON type Discord s
 of NUL and lone surrogates. A command with bad input gets an ephemeral refusal naming the
 option; an autocomplete request gets an empty list, at once. Discord enforces declared ranges,
 so a number outside one comes from a forged client (and may not fit the column: a case number
-past 2^31 made PostgreSQL fail the statement). Lengths of text are left to the data layer's
-rules, which explain them better.
+past 2^31 made PostgreSQL fail the statement); the same holds for text longer or shorter than
+its declared length (a 1,001-character reason failed PostgreSQL's varchar(1000)). Lengths
+within what Discord allows are left to the data layer's rules, which explain them better. A
+user, channel, role, mentionable or attachment must be one Discord resolved in the payload:
+for an id it did not, discord.py hands the command a bare ``discord.Object``, with no name or
+mention to show.
 
 A whole number typed as text (``/deletepost``'s post) is an option of type string annotated
 with ``NumberText``: a transformer that parses it with a parser built on ``bot.parsing``, so
@@ -132,6 +136,37 @@ def _within(parameter: app_commands.Parameter, value: object) -> bool:
     return (low is None or value >= low) and (high is None or value <= high)
 
 
+def _long_enough(parameter: app_commands.Parameter, value: object) -> bool:
+    """Whether text has the length its option declares (Discord's client enforces it; its
+    count is never below Python's count of code points, so a real client always passes)."""
+    if parameter.type.value != STRING or not isinstance(value, str):
+        return True
+    low, high = parameter.min_value, parameter.max_value
+    return (low is None or len(value) >= low) and (high is None or len(value) <= high)
+
+
+# Where Discord puts what a snowflake option names, by option type.
+_RESOLVED_IN: dict[int, tuple[str, ...]] = {
+    6: ("users",),
+    7: ("channels",),
+    8: ("roles",),
+    9: ("users", "roles"),
+    11: ("attachments",),
+}
+
+
+def _resolved(kind: int, value: object, resolved: object) -> bool:
+    sections = _RESOLVED_IN.get(kind)
+    if sections is None:
+        return True
+    if not isinstance(resolved, dict):
+        return False
+    return any(
+        isinstance(resolved.get(section), dict) and value in resolved[section]
+        for section in sections
+    )
+
+
 def _is_name(value: object) -> bool:
     return isinstance(value, str) and bool(value)
 
@@ -171,6 +206,7 @@ def _check_options(
     options: list[dict[str, Any]],
     *,
     autocomplete: bool,
+    resolved: object = None,
 ) -> None:
     """Check a command's options against its parameters; raises ``_Refusal``."""
     parameters = {p.display_name: p for p in command.parameters}
@@ -195,7 +231,13 @@ def _check_options(
             # What is being typed comes as text, whatever the option's type.
             if not isinstance(value, str) or not parameter.autocomplete:
                 raise _invalid(name)
-        elif not _has_json_type(parameter.type.value, value) or not _within(parameter, value):
+        elif not (
+            _has_json_type(parameter.type.value, value)
+            and _within(parameter, value)
+            and _long_enough(parameter, value)
+            # Autocomplete requests need not carry what the other options name.
+            and (autocomplete or _resolved(parameter.type.value, value, resolved))
+        ):
             raise _invalid(name)
         if isinstance(value, str):
             problem = text_problem(name, value)
@@ -217,7 +259,8 @@ def _check(interaction: discord.Interaction[Any]) -> None:
         if autocomplete:
             raise _Refusal("No such command.")
         return  # discord.py refuses an unknown command the usual way
-    _check_options(command, options, autocomplete=autocomplete)
+    resolved = data.get("resolved") if isinstance(data, dict) else None
+    _check_options(command, options, autocomplete=autocomplete, resolved=resolved)
 
 
 def _describe(interaction: discord.Interaction[Any]) -> str:

@@ -37,6 +37,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from bot.db import Database
+from bot.db.blocks import remove_block
 from bot.db.posts import get_user_posts
 from bot.errors import AlreadyRegistered, NotRegistered
 from bot.services import posts, profiles
@@ -283,10 +284,12 @@ class HostilePhase:
         return Dynamic(own, others, [c.name for c in self.guild.channels])
 
     async def _put_back(self) -> None:
-        """Undo what a moderation case did to members, as the owner would."""
+        """Undo what a moderation case did to members, as the owner would: a member left
+        blocked by ``/mod block`` would turn every later case of theirs into that refusal."""
         banned = {ban.user.id for ban in self.emulator.bans()}
         for name in (*PUT_BACK, GHOST, "erin"):
             user = self.emulator.user(name)
+            await self.db.write_one(remove_block(self.guild.id, user.id))
             if user.id in banned:
                 await self.emulator.unban(name)
             if name in PUT_BACK and self.guild.find_member(user.id) is None:

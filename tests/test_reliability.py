@@ -10,13 +10,20 @@ bot's log.
 
 from __future__ import annotations
 
+import asyncio
 import random
+from typing import cast
 
 import pytest
 
+from bot.db import Database
+from bot.db.blocks import add_block
+from bot.db.posts import delete_member_posts
 from reliability.harness import Sizes, run_backend
-from reliability.process import LogProblems
+from reliability.hostile import HostilePhase
+from reliability.process import BotProcess, LogProblems
 from reliability.report import table, verdict
+from sandbox import Emulator
 
 
 @pytest.mark.subprocess
@@ -77,3 +84,19 @@ def test_the_harness_counts_tracebacks_no_logger_wrote() -> None:
     log.add("Exception ignored in: <function f at 0x1>")
     log.add(TRACEBACK[0])
     assert len(log.since(0)) == 2
+
+
+async def test_the_hostile_phase_puts_back_a_member_a_case_blocked(db: Database) -> None:
+    """Found by a full run: a hostile ``/mod block`` on alice left her blocked, and the
+    harness, publishing her a post for the next case's options, stopped on the refusal."""
+    async with Emulator() as emulator:
+        phase = HostilePhase(
+            emulator, cast(BotProcess, None), db, asyncio.get_running_loop(), examples=1, seed=1
+        )
+        await phase.prepare()
+        alice = emulator.user("alice").id
+        await db.write_one(delete_member_posts(emulator.guild().id, alice))
+        await db.write_one(add_block(emulator.guild().id, alice, None))
+        await phase._put_back()
+        dynamic = await phase._dynamic()
+    assert len(dynamic.own_posts) == 1

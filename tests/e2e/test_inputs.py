@@ -53,6 +53,8 @@ def _refused(reply: Reply) -> str:
         ("/profile", [{"name": "member", "type": 6, "value": " 12"}], "member"),
         ("/profile", [{"name": "member", "type": 6, "value": "9" * 5000}], "member"),
         ("/profile", [{"name": "member", "type": 6, "value": 1234567}], "member"),
+        # A well-formed id Discord did not resolve: discord.py hands over a bare Object.
+        ("/profile", [{"name": "member", "type": 6, "value": "3356"}], "member"),
         ("/deletepost", [{"name": "post", "type": 3, "value": 1}], "post"),
         ("/register", [NAME, {"name": "age", "type": 4, "value": "30"}], "age"),
         ("/register", [NAME, {"name": "age", "type": 4, "value": 30.5}], "age"),
@@ -114,6 +116,50 @@ async def test_a_forged_number_outside_its_declared_range_is_refused_by_name(
         reply = await moderator.run_raw("/mod", options)
     assert "That is not a valid value for `number`." in _refused(reply)
     assert _errors(caplog) == []
+
+
+def _mod(sub: str, *options: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"name": sub, "type": 1, "options": list(options)}]
+
+
+def _reason(text: str) -> dict[str, Any]:
+    return {"name": "reason", "type": 3, "value": text}
+
+
+UNRESOLVED = {"name": "member", "type": 6, "value": "3356"}
+
+
+@pytest.mark.parametrize(
+    ("options", "option"),
+    [
+        # Found by make reliability: each of these took the internal-error path.
+        (_mod("warn", UNRESOLVED, _reason("x")), "member"),
+        (_mod("note", UNRESOLVED, {"name": "text", "type": 3, "value": "x"}), "member"),
+        (_mod("block", UNRESOLVED, _reason("x")), "member"),
+        (_mod("purgeposts", UNRESOLVED, _reason("x")), "member"),
+        (_mod("removeprofile", UNRESOLVED, _reason("x")), "member"),
+        # Past the declared 1,000 characters: PostgreSQL refused it (varchar(1000)).
+        (
+            _mod("deletepost", {"name": "post_id", "type": 4, "value": 1}, _reason("\\" * 1001)),
+            "reason",
+        ),
+        (_mod("deletepost", {"name": "post_id", "type": 4, "value": 1}, _reason("")), "reason"),
+    ],
+)
+async def test_a_forged_moderation_option_is_refused_by_name(
+    bulletin: Bulletin,
+    emulator: Emulator,
+    caplog: pytest.LogCaptureFixture,
+    options: Any,
+    option: str,
+) -> None:
+    alice = await _alice_with_a_post(emulator)
+    before = await _rows(bulletin, emulator, alice)
+    with caplog.at_level(logging.ERROR):
+        reply = await emulator.member("moderator").run_raw("/mod", options)
+    assert f"That is not a valid value for `{option}`." in _refused(reply)
+    assert _errors(caplog) == []
+    assert await _rows(bulletin, emulator, alice) == before
 
 
 @pytest.mark.parametrize(
