@@ -216,17 +216,24 @@ class ContentModeration(commands.Cog):
         if interaction.guild_id is None:
             raise ModerationRefused("This only works inside a server.")
         async with reply_to(interaction) as reply:
-            name, data = await content.export(
-                self.bot.db, interaction.guild_id, interaction.user.id
-            )
+            files = await content.export(self.bot.db, interaction.guild_id, interaction.user.id)
+            (name, data), rest = files[0], files[1:]
+            split = f" It comes in {len(files)} files, each a part of the posts." if rest else ""
             await reply.send(
                 embed=success_embed(
                     "Your profile, posts, blocks and cases in this server (format_version "
-                    f"{content.EXPORT_FORMAT_VERSION}).",
+                    f"{content.EXPORT_FORMAT_VERSION}).{split}",
                     title="Your data",
                 ),
                 file=discord.File(io.BytesIO(data), filename=name),
             )
+            # Discord's limit holds per request: one message for each further part.
+            for name, data in rest:
+                await interaction.followup.send(
+                    file=discord.File(io.BytesIO(data), filename=name),
+                    ephemeral=True,
+                    allowed_mentions=discord.AllowedMentions.none(),
+                )
 
 
 def _bot(interaction: discord.Interaction[Any]) -> Bulletin:

@@ -8,8 +8,10 @@ as data for the caller, after the unit: no unit is held across an HTTP call.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +30,9 @@ MEMBERS_PER_PAGE = 10
 EXPORT_FORMAT_VERSION = 1
 # Discord's attachment limit for a server without boosts; the export is compressed past this.
 ATTACHMENT_LIMIT = 10 * 1024 * 1024
+# Past the limit even compressed, the posts are split across this many files at most (each
+# its own message: the limit holds per request).
+EXPORT_PARTS_MAX = 10
 
 
 class AlreadyBlocked(BulletinError):
@@ -38,6 +43,14 @@ class AlreadyBlocked(BulletinError):
 class NotBlocked(BulletinError):
     def __init__(self) -> None:
         super().__init__("That member is not blocked here.")
+
+
+class ExportTooLarge(BulletinError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Your data here is larger than the files Discord lets a bot attach, even "
+            "compressed and split. Ask this server's admins or the bot's operators for a copy."
+        )
 
 
 class ConfirmationGone(BulletinError):
@@ -206,11 +219,14 @@ def _stamp(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-async def export(db: Database, guild_id: int, member_id: int) -> tuple[str, bytes]:
-    """Everything the bot stores about a member here, as a JSON file: its name and bytes.
+async def export(db: Database, guild_id: int, member_id: int) -> list[tuple[str, bytes]]:
+    """Everything the bot stores about a member here, as JSON files: their names and bytes.
 
-    One snapshot. Cases are those the member may see, without who the moderator was.
-    Larger than Discord's attachment limit, the file is gzip-compressed.
+    One snapshot. Cases are those the member may see, without who the moderator was. One
+    file, gzip-compressed when larger than Discord's attachment limit; larger even then, the
+    posts are split across files that each fit (every file a whole document with ``part``
+    and ``parts``, the profile, blocks and cases in each), up to ``EXPORT_PARTS_MAX``;
+    past that, ``ExportTooLarge`` says so.
     """
     async with db.read() as unit:
         profile = await unit.run(user_queries.get_user_or_none(guild_id, member_id))
@@ -252,7 +268,37 @@ async def export(db: Database, guild_id: int, member_id: int) -> tuple[str, byte
             for case in cases
         ],
     }
-    raw = json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+    # Tens of megabytes for a member with 100,000 posts: encoded on a worker thread, so the
+    # event loop (every other member's command) never waits on it.
+    return await asyncio.to_thread(_encode, data)
+
+
+def _json(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _encode(data: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """The files of an export, each within Discord's attachment limit."""
+    raw = _json(data)
     if len(raw) <= ATTACHMENT_LIMIT:
-        return "bulletin-data.json", raw
-    return "bulletin-data.json.gz", gzip.compress(raw, compresslevel=9)
+        return [("bulletin-data.json", raw)]
+    packed = gzip.compress(raw, compresslevel=6)
+    if len(packed) <= ATTACHMENT_LIMIT:
+        return [("bulletin-data.json.gz", packed)]
+    posts: list[Any] = data["posts"]
+    # A first guess from the whole, with room for parts compressing unevenly.
+    parts = max(2, math.ceil(len(packed) / (ATTACHMENT_LIMIT * 0.9)))
+    while parts <= min(EXPORT_PARTS_MAX, max(len(posts), 1)):
+        size = math.ceil(len(posts) / parts)
+        files = []
+        for number in range(1, parts + 1):
+            chunk = posts[(number - 1) * size : number * size]
+            document = {**data, "part": number, "parts": parts, "posts": chunk}
+            packed = gzip.compress(_json(document), compresslevel=6)
+            if len(packed) > ATTACHMENT_LIMIT:
+                break
+            files.append((f"bulletin-data-part-{number}-of-{parts}.json.gz", packed))
+        else:
+            return files
+        parts += 1
+    raise ExportTooLarge
