@@ -11,11 +11,15 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import bindparam, insert, update
 
 from bot.client import Bulletin
 from bot.db import posts as post_queries
 from bot.db import users as user_queries
 from bot.db.blocks import get_block
+from bot.db.models import Post
+from bot.db.statements import Query, Statement, nothing
+from bot.db.types import utcnow
 from bot.services import cases, content
 from sandbox import Emulator, MemberDriver, Reply
 from tests.e2e.conftest import BotRunner
@@ -271,3 +275,74 @@ async def test_mydata_too_large_for_one_file_comes_in_parts(
     stored = await bulletin.db.read_one(post_queries.all_member_posts(guild, alice.user.id))
     assert [p["id"] for d in parts for p in d["posts"]] == [p.id for p in stored]
     assert all(d["profile"]["post_count"] == 12 for d in parts)
+
+
+_ADD_POSTS = Statement(
+    insert(Post).values(
+        user_id=bindparam("user_id"),
+        guild_id=bindparam("guild_id"),
+        title=bindparam("title"),
+        created_at=bindparam("now", type_=Post.created_at.type),
+    ),
+    name="test_add_posts",
+)
+_ANNOUNCED = Statement(
+    update(Post)
+    .where(Post.id == bindparam("post_id"))
+    .values(channel_id=bindparam("channel_id"), message_id=bindparam("message_id")),
+    name="test_announced",
+)
+
+
+async def test_a_purge_of_10000_posts_is_one_statement_and_100_bulk_deletes(
+    bulletin: Bulletin, emulator: Emulator
+) -> None:
+    """The scale the issue names: the database deletes in one statement, the messages go
+    100 at a time in the background, and other members are answered meanwhile."""
+    alice = await _registered(emulator)
+    guild = emulator.guild()
+    channel = guild.channels[0]
+    user = await bulletin.db.read_one(user_queries.get_user(guild.id, alice.user.id))
+    now = utcnow()
+    for start in range(0, 10_000, 1000):  # posts as /post leaves them, messages included
+        async with bulletin.db.write() as unit:
+            rows = [
+                {"user_id": user.id, "guild_id": guild.id, "title": f"p{start + i}", "now": now}
+                for i in range(1000)
+            ]
+            await unit.run(Query(_ADD_POSTS, {}, nothing, many=rows))
+    stored = await bulletin.db.read_one(post_queries.all_member_posts(guild.id, alice.user.id))
+    messages = [
+        emulator.state.create_message(
+            channel_id=channel.id, guild_id=guild.id, body={"content": p.title}, files=[]
+        )
+        for p in stored
+    ]
+    async with bulletin.db.write() as unit:
+        links = [
+            {"post_id": p.id, "channel_id": channel.id, "message_id": m.id}
+            for p, m in zip(stored, messages, strict=True)
+        ]
+        await unit.run(Query(_ANNOUNCED, {}, nothing, many=links))
+
+    question = await emulator.member("moderator").run(
+        "/mod purgeposts", member="alice", reason="flood"
+    )
+    assert "10000 posts" in question.text
+    deletes: list[str] = []
+    forget = bulletin.db.listen(lambda sql: deletes.append(sql) if "DELETE" in sql else None)
+    try:
+        done = await question.click("Confirm")
+    finally:
+        forget()
+    assert "10000 posts deleted" in done.text
+    assert [sql.split()[2] for sql in deletes] == ["pending_confirmations", "posts"]
+    # Meanwhile, in the background: another member is answered within Discord's 3 s.
+    bob = await _registered(emulator, "bob")
+    profile = await bob.run("/profile")
+    assert profile.interaction.answered_in_time
+    await emulator.wait_until(lambda: all(m.deleted for m in messages), timeout=120)
+    bulk = [r for r in emulator.requests if r.path.endswith("/messages/bulk-delete")]
+    assert len(bulk) == 100
+    await emulator.wait_until(lambda: len(done.refresh().followups) == 1, timeout=10)
+    assert "10000 post messages deleted" in str(done.refresh().followups[0].embeds)
