@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import os
 import signal
@@ -411,6 +412,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO,
         format="[%(asctime)s] [%(levelname)-8s] %(name)s: %(message)s",
     )
+    # `kill -USR1` prints every thread's stack to stderr: for a cluster that will not stop.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return _run(args, lines)

@@ -121,13 +121,18 @@ async def test_ctrl_c_stops_every_process(tmp_path: Path, postgres_url: str) -> 
     try:
         rest, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     except TimeoutError:
-        # Seen once in a full run and not since: keep what the logs say for next time.
+        # Seen twice in full runs, never alone: keep every thread's stack and the logs.
+        process.send_signal(signal.SIGUSR1)
+        await asyncio.sleep(1)
         process.kill()
-        await process.wait()
+        rest, errors = await process.communicate()
         for pid in pids:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
-        raise AssertionError(f"Ctrl-C did not stop the cluster\n{_logs(tmp_path)}") from None
+        raise AssertionError(
+            f"Ctrl-C did not stop the cluster\n{''.join(seen)}{rest.decode()}\n"
+            f"{errors.decode()}\n{_logs(tmp_path)}"
+        ) from None
     out = "".join(seen) + rest.decode()
     assert process.returncode == 0, out
     assert "process 1 (shard 0): stopped (exit 0)" in out
