@@ -414,6 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # `kill -USR1` prints every thread's stack to stderr: for a cluster that will not stop.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    # Ctrl-C stops the cluster even when it was started as a background job, which a shell
+    # starts with SIGINT ignored (and Python keeps what it inherits).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return _run(args, lines)

@@ -12,6 +12,8 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import empty_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +30,12 @@ def _environment(**extra: str) -> dict[str, str]:
     return env
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 async def _cluster(
-    *args: str, env: dict[str, str], stdin: bytes | None = None
+    *args: str, env: dict[str, str], stdin: bytes | None = None, sigint_ignored: bool = False
 ) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -41,6 +47,9 @@ async def _cluster(
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        # As a shell starts a job in the background (`make cluster &`, a CI step): SIGINT
+        # ignored, which a Python program inherits and keeps unless it says otherwise.
+        preexec_fn=_ignore_sigint if sigint_ignored else None,
     )
 
 
@@ -103,10 +112,17 @@ async def test_a_script_runs_across_both_shard_processes(tmp_path: Path, postgre
     assert not any(_alive(pid) for pid in pids)
 
 
-async def test_ctrl_c_stops_every_process(tmp_path: Path, postgres_url: str) -> None:
+@pytest.mark.parametrize("sigint_ignored", [False, True])
+async def test_ctrl_c_stops_every_process(
+    tmp_path: Path, postgres_url: str, sigint_ignored: bool
+) -> None:
+    """Found by two full runs started in the background: the tool inherited SIGINT ignored,
+    and Ctrl-C (here SIGINT from the test) did nothing."""
     await empty_postgres(postgres_url)
     env = _environment(TEST_DATABASE_URL=postgres_url)
-    process = await _cluster("--serve", "--data", str(tmp_path), env=env)
+    process = await _cluster(
+        "--serve", "--data", str(tmp_path), env=env, sigint_ignored=sigint_ignored
+    )
     assert process.stdout is not None
     seen: list[str] = []
     async with asyncio.timeout(90):
