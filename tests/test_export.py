@@ -9,26 +9,14 @@ import string
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, insert
 
-from bot.db import Database, Post
+from bot.db import Database
 from bot.db import users as user_queries
-from bot.db.statements import Query, Statement
-from bot.db.types import utcnow
 from bot.services import content
+from tests.support import add_posts
 
 GUILD = 7
 MEMBER = 42
-_ADD_POSTS = Statement(
-    insert(Post).values(
-        user_id=bindparam("user_id"),
-        guild_id=bindparam("guild_id"),
-        title=bindparam("title"),
-        body=bindparam("body"),
-        created_at=bindparam("now", type_=Post.created_at.type),
-    ),
-    name="test_add_posts",
-)
 
 
 def _words(rng: random.Random, vocabulary: list[str], count: int) -> str:
@@ -44,23 +32,16 @@ async def _member_with_posts(db: Database, count: int, *, words: int = 45) -> No
         "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(2, 10)))
         for _ in range(3000)
     ]
-    now = utcnow()
     rows = [
         {
             "user_id": user.id,
             "guild_id": GUILD,
             "title": _words(rng, vocabulary, 6)[:256],
             "body": _words(rng, vocabulary, words)[:4000],
-            "now": now,
         }
         for _ in range(count)
     ]
-    # In units of 1,000: every post updates its author's post_count (a trigger), and 100,000
-    # updates of one row in one PostgreSQL transaction pile up row versions it cannot prune.
-    for start in range(0, count, 1000):
-        async with db.write() as unit:
-            batch = rows[start : start + 1000]
-            await unit.run(Query(_ADD_POSTS, {}, lambda _found: None, many=batch))
+    await add_posts(db, rows)
 
 
 def _documents(files: list[tuple[str, bytes]]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 
 from bot.client import Bulletin
 from bot.db import posts as post_queries
@@ -19,10 +19,10 @@ from bot.db import users as user_queries
 from bot.db.blocks import get_block
 from bot.db.models import Post
 from bot.db.statements import Query, Statement, nothing
-from bot.db.types import utcnow
 from bot.services import cases, content
 from sandbox import Emulator, MemberDriver, Reply
 from tests.e2e.conftest import BotRunner
+from tests.support import add_posts
 
 
 async def _registered(emulator: Emulator, name: str = "alice") -> MemberDriver:
@@ -277,15 +277,6 @@ async def test_mydata_too_large_for_one_file_comes_in_parts(
     assert all(d["profile"]["post_count"] == 12 for d in parts)
 
 
-_ADD_POSTS = Statement(
-    insert(Post).values(
-        user_id=bindparam("user_id"),
-        guild_id=bindparam("guild_id"),
-        title=bindparam("title"),
-        created_at=bindparam("now", type_=Post.created_at.type),
-    ),
-    name="test_add_posts",
-)
 _ANNOUNCED = Statement(
     update(Post)
     .where(Post.id == bindparam("post_id"))
@@ -303,14 +294,8 @@ async def test_a_purge_of_10000_posts_is_one_statement_and_100_bulk_deletes(
     guild = emulator.guild()
     channel = guild.channels[0]
     user = await bulletin.db.read_one(user_queries.get_user(guild.id, alice.user.id))
-    now = utcnow()
-    for start in range(0, 10_000, 1000):  # posts as /post leaves them, messages included
-        async with bulletin.db.write() as unit:
-            rows = [
-                {"user_id": user.id, "guild_id": guild.id, "title": f"p{start + i}", "now": now}
-                for i in range(1000)
-            ]
-            await unit.run(Query(_ADD_POSTS, {}, nothing, many=rows))
+    rows = [{"user_id": user.id, "guild_id": guild.id, "title": f"p{n}"} for n in range(10_000)]
+    await add_posts(bulletin.db, rows)  # posts as /post leaves them, messages added below
     stored = await bulletin.db.read_one(post_queries.all_member_posts(guild.id, alice.user.id))
     messages = [
         emulator.state.create_message(
